@@ -1,0 +1,21 @@
+from django.contrib import admin
+
+from emotions.models import Call, Client, EmotionSample
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    list_display = ("pseudonym", "display_name", "manager", "created")
+    search_fields = ("pseudonym",)
+
+
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin):
+    list_display = ("id", "client", "manager", "status", "source", "created", "ended_at")
+    list_filter = ("status", "source")
+
+
+@admin.register(EmotionSample)
+class EmotionSampleAdmin(admin.ModelAdmin):
+    list_display = ("call", "seq", "offset_ms", "face_found", "label", "valence")
+    list_select_related = ("call",)

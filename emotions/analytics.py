@@ -1,0 +1,179 @@
+"""Pure aggregation of per-frame results into a call summary.
+
+Data in, plain dicts out: no Django, no I/O. Each sample covers the time until
+the next sample, capped at ``max_gap_ms``; longer silences are reported as gaps
+and never interpolated across.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from emotions.labels import EXPRESSIONS, NEGATIVE_INDEX, VALENCE_BY_INDEX, VALENCES
+
+SATISFACTION_FOOTNOTE = (
+    "Satisfaction is the share of the time the client's face was visible during which "
+    "the client's expression was not negative (angry, disgust, fear, sad or contempt)."
+)
+
+
+@dataclass(frozen=True)
+class Sample:
+    t_ms: int
+    face_found: bool
+    probs: Sequence[float] | None
+
+
+def _weights(t_ms: np.ndarray, max_gap_ms: int) -> tuple[np.ndarray, list[dict[str, int]]]:
+    if len(t_ms) == 0:
+        return np.zeros(0), []
+    steps = np.diff(t_ms)
+    typical = float(np.median(steps)) if len(steps) else float(max_gap_ms)
+    typical = min(max(typical, 1.0), float(max_gap_ms))
+    weights = np.empty(len(t_ms), dtype=np.float64)
+    weights[:-1] = np.minimum(steps, max_gap_ms)
+    weights[-1] = typical
+    gaps = [
+        {"start_ms": int(t_ms[i] + max_gap_ms), "end_ms": int(t_ms[i + 1])}
+        for i in np.flatnonzero(steps > max_gap_ms)
+    ]
+    return weights, gaps
+
+
+def negative_episodes(
+    t_ms: np.ndarray,
+    negative: np.ndarray,
+    neg_score: np.ndarray,
+    *,
+    max_gap_ms: int,
+    min_duration_ms: int = 1000,
+) -> list[dict[str, float]]:
+    """Runs of negative frames (allowing a gap up to ``max_gap_ms``) lasting at least ``min_duration_ms``."""
+    episodes: list[dict[str, float]] = []
+    start = last = peak_i = None
+    for i in np.flatnonzero(negative):
+        if last is not None and t_ms[i] - t_ms[last] <= max_gap_ms:
+            last = i
+            if neg_score[i] > neg_score[peak_i]:
+                peak_i = i
+            continue
+        if start is not None:
+            episodes.append((start, last, peak_i))
+        start = last = peak_i = i
+    if start is not None:
+        episodes.append((start, last, peak_i))
+    result = []
+    for s, e, p in episodes:
+        end_ms = int(t_ms[e])
+        duration = end_ms - int(t_ms[s])
+        if duration < min_duration_ms:
+            continue
+        result.append(
+            {
+                "start_ms": int(t_ms[s]),
+                "end_ms": end_ms,
+                "peak_ms": int(t_ms[p]),
+                "peak_score": round(float(neg_score[p]), 4),
+            }
+        )
+    return result
+
+
+def summarize(
+    t_ms: Sequence[int] | np.ndarray,
+    face_found: Sequence[bool] | np.ndarray,
+    probs: Sequence[Sequence[float] | None] | np.ndarray,
+    *,
+    max_gap_ms: int = 2000,
+) -> dict:
+    """Summarise a call from its per-frame results (sorted by time or not).
+
+    Returns percent of face-visible time per expression and per valence,
+    satisfaction (percent of face-visible time that is not negative),
+    negative episodes, gaps and data-quality figures.
+    """
+    t = np.asarray(t_ms, dtype=np.int64)
+    found = np.asarray(face_found, dtype=bool)
+    n = len(t)
+    p = np.zeros((n, len(EXPRESSIONS)), dtype=np.float64)
+    if n:
+        rows = [row if (row is not None and ok) else None for row, ok in zip(probs, found, strict=True)]
+        for i, row in enumerate(rows):
+            if row is None:
+                found[i] = False
+            else:
+                p[i] = row
+    order = np.argsort(t, kind="stable")
+    t, found, p = t[order], found[order], p[order]
+    weights, gaps = _weights(t, max_gap_ms)
+    labels = p.argmax(axis=1)
+    face_weight = float(weights[found].sum())
+    total_weight = float(weights.sum())
+
+    per_expression = {name: 0.0 for name in EXPRESSIONS}
+    per_valence = {name: 0.0 for name in VALENCES}
+    if face_weight > 0:
+        sums = np.bincount(labels[found], weights=weights[found], minlength=len(EXPRESSIONS))
+        for i, name in enumerate(EXPRESSIONS):
+            share = 100.0 * sums[i] / face_weight
+            per_expression[name] = round(share, 2)
+            per_valence[VALENCE_BY_INDEX[i]] += share
+        per_valence = {k: round(v, 2) for k, v in per_valence.items()}
+
+    negative_mask = found & np.isin(labels, NEGATIVE_INDEX)
+    neg_score = p[:, list(NEGATIVE_INDEX)].sum(axis=1)
+    satisfaction = round(100.0 - per_valence["negative"], 2) if face_weight > 0 else None
+    dominant = EXPRESSIONS[int(np.argmax([per_expression[x] for x in EXPRESSIONS]))] if face_weight > 0 else None
+    return {
+        "frames": int(n),
+        "frames_with_face": int(found.sum()),
+        "duration_ms": int(t[-1] - t[0] + weights[-1]) if n else 0,
+        "analysed_ms": int(total_weight),
+        "face_visible_pct": round(100.0 * face_weight / total_weight, 2) if total_weight else 0.0,
+        "expressions_pct": per_expression,
+        "valence_pct": per_valence,
+        "satisfaction_pct": satisfaction,
+        "dominant": dominant,
+        "negative_episodes": negative_episodes(t, negative_mask, neg_score, max_gap_ms=max_gap_ms),
+        "gaps": gaps,
+    }
+
+
+def valence_series(t_ms: Sequence[int], face_found: Sequence[bool], probs: Sequence[Sequence[float] | None]) -> list[dict]:
+    """Per-frame valence score in [-1, 1] (positive mass minus negative mass), for charts."""
+    series = []
+    for t, ok, row in sorted(zip(t_ms, face_found, probs, strict=True), key=lambda item: item[0]):
+        if not ok or row is None:
+            series.append({"t_ms": int(t), "score": None})
+            continue
+        pos = sum(row[i] for i, v in enumerate(VALENCE_BY_INDEX) if v == "positive")
+        neg = sum(row[i] for i, v in enumerate(VALENCE_BY_INDEX) if v == "negative")
+        series.append({"t_ms": int(t), "score": round(float(pos - neg), 4)})
+    return series
+
+
+class Smoother:
+    """Sliding-window mean of probabilities for live display; raw frames are stored unsmoothed."""
+
+    def __init__(self, window: int = 5) -> None:
+        self.window: deque[np.ndarray] = deque(maxlen=window)
+
+    def push(self, probs: Sequence[float] | None) -> list[float] | None:
+        if probs is not None:
+            self.window.append(np.asarray(probs, dtype=np.float64))
+        if not self.window:
+            return None
+        return [round(float(x), 4) for x in np.mean(self.window, axis=0)]
+
+
+def negative_share(recent: Sequence[tuple[bool, Sequence[float] | None]]) -> float:
+    """Share of face-visible frames among ``recent`` whose expression is negative (0..1)."""
+    visible = [row for ok, row in recent if ok and row is not None]
+    if not visible:
+        return 0.0
+    negatives = sum(1 for row in visible if int(np.argmax(row)) in NEGATIVE_INDEX)
+    return negatives / len(visible)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EmotionsConfig(AppConfig):
+    name = "emotions"
+    verbose_name = "Emotion analytics"

@@ -1,0 +1,1 @@
+# Forms for the emotions app live here (see the live-call pages).

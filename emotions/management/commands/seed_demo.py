@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Role, User
+from emotions.analytics import summarize
+from emotions.demo import synthetic_timeline
+from emotions.models import Call, CallSource, CallStatus, Client, EmotionSample
+from reports.models import CallReport
+
+DEMO_PASSWORD = "mimic-demo-2026"
+DEMO_USERS = [
+    # username, first, last, role, supervisor username
+    ("svetlana", "Светлана", "Орлова", Role.SUPERVISOR, None),
+    ("anna", "Анна", "Смирнова", Role.MANAGER, "svetlana"),
+    ("boris", "Борис", "Кузнецов", Role.MANAGER, "svetlana"),
+    ("admin", "Admin", "", Role.ADMIN, None),
+]
+DEMO_CLIENTS = [
+    ("anna", "Игорь Волков", 0.2),
+    ("anna", "Мария Лебедева", 0.1),
+    ("anna", "Олег Новиков", 0.8),
+    ("boris", "Елена Морозова", 0.3),
+    ("boris", "Дмитрий Соколов", 0.5),
+    ("boris", "Ольга Павлова", 0.15),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo users, clients and past calls with realistic timelines (idempotent)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--calls-per-client", type=int, default=4)
+        parser.add_argument("--seed", type=int, default=7)
+
+    @transaction.atomic
+    def handle(self, *args, calls_per_client: int, seed: int, **options) -> None:
+        users: dict[str, User] = {}
+        for username, first, last, role, boss in DEMO_USERS:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"first_name": first, "last_name": last, "role": role}
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.is_staff = user.is_superuser = role == Role.ADMIN
+                user.supervisor = users.get(boss) if boss else None
+                user.save()
+            users[username] = user
+
+        if Call.objects.filter(manager__in=[users["anna"], users["boris"]]).exists():
+            self._print_logins()
+            return
+
+        rng = np.random.default_rng(seed)
+        now = timezone.now().replace(second=0, microsecond=0)
+        for manager_name, name, temper in DEMO_CLIENTS:
+            client = Client.objects.create(display_name=name, manager=users[manager_name])
+            for k in range(calls_per_client):
+                started = now - timedelta(days=int(rng.integers(2, 120)), hours=int(rng.integers(0, 8)))
+                minutes = float(rng.uniform(3, 12))
+                t_ms, found, probs = synthetic_timeline(rng, minutes, temper=temper * (0.6 + 0.2 * k))
+                call = Call.objects.create(
+                    manager=users[manager_name],
+                    client=client,
+                    status=CallStatus.ENDED,
+                    source=CallSource.LIVE,
+                    created=started,
+                    started_at=started,
+                    ended_at=started + timedelta(milliseconds=t_ms[-1] + 500),
+                )
+                EmotionSample.objects.bulk_create(
+                    EmotionSample(
+                        call=call,
+                        seq=i,
+                        offset_ms=t,
+                        face_found=ok,
+                        probs=p,
+                        created=started + timedelta(milliseconds=t),
+                        **EmotionSample.fields_from_probs(p),
+                    )
+                    for i, (t, ok, p) in enumerate(zip(t_ms, found, probs, strict=True))
+                )
+                CallReport.store(call, summarize(t_ms, found, probs))
+        self.stdout.write(self.style.SUCCESS(f"Demo data: {Call.objects.count()} calls."))
+        self._print_logins()
+
+    def _print_logins(self) -> None:
+        self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        for username, first, last, role, _ in DEMO_USERS:
+            self.stdout.write(f"  {username:10} {role.label}")

@@ -1,0 +1,55 @@
+"""The shared cast: a manager, another manager, their supervisor, and an outsider.
+
+The supervisor leads the team of ``manager`` and ``other_manager``. The
+outsider is a manager from another team, whom the supervisor must not see.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import Role, User
+from emotions.models import Call, CallStatus, Client
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def supervisor(db) -> User:
+    return User.objects.create_user("svetlana", password=PASSWORD, role=Role.SUPERVISOR, first_name="Svetlana")
+
+
+@pytest.fixture
+def manager(db, supervisor) -> User:
+    return User.objects.create_user("anna", password=PASSWORD, role=Role.MANAGER, supervisor=supervisor)
+
+
+@pytest.fixture
+def other_manager(db, supervisor) -> User:
+    return User.objects.create_user("boris", password=PASSWORD, role=Role.MANAGER, supervisor=supervisor)
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return User.objects.create_user("oleg", password=PASSWORD, role=Role.MANAGER)
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return User.objects.create_superuser("root", password=PASSWORD, role=Role.ADMIN)
+
+
+@pytest.fixture
+def client_of_manager(manager) -> Client:
+    return Client.objects.create(display_name="Иван Петров", manager=manager)
+
+
+@pytest.fixture
+def call(manager, client_of_manager) -> Call:
+    return Call.objects.create(manager=manager, client=client_of_manager, status=CallStatus.SCHEDULED)
+
+
+@pytest.fixture
+def manager_client(client, manager):
+    client.force_login(manager)
+    return client
