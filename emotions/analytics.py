@@ -35,11 +35,11 @@ def _weights(t_ms: np.ndarray, max_gap_ms: int) -> tuple[np.ndarray, list[dict[s
     typical = float(np.median(steps)) if len(steps) else float(max_gap_ms)
     typical = min(max(typical, 1.0), float(max_gap_ms))
     weights = np.empty(len(t_ms), dtype=np.float64)
-    weights[:-1] = np.minimum(steps, max_gap_ms)
+    # A frame followed by a silence covers only a typical interval; the rest is a gap.
+    weights[:-1] = np.where(steps > max_gap_ms, typical, steps)
     weights[-1] = typical
     gaps = [
-        {"start_ms": int(t_ms[i] + max_gap_ms), "end_ms": int(t_ms[i + 1])}
-        for i in np.flatnonzero(steps > max_gap_ms)
+        {"start_ms": int(t_ms[i] + typical), "end_ms": int(t_ms[i + 1])} for i in np.flatnonzero(steps > max_gap_ms)
     ]
     return weights, gaps
 
@@ -143,7 +143,9 @@ def summarize(
     }
 
 
-def valence_series(t_ms: Sequence[int], face_found: Sequence[bool], probs: Sequence[Sequence[float] | None]) -> list[dict]:
+def valence_series(
+    t_ms: Sequence[int], face_found: Sequence[bool], probs: Sequence[Sequence[float] | None]
+) -> list[dict]:
     """Per-frame valence score in [-1, 1] (positive mass minus negative mass), for charts."""
     series = []
     for t, ok, row in sorted(zip(t_ms, face_found, probs, strict=True), key=lambda item: item[0]):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -10,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from emotions.labels import EXPRESSIONS, valence_of
+from privacy.fields import EncryptedTextField
 
 
 def _pseudonym() -> str:
@@ -27,7 +29,10 @@ class Client(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     pseudonym = models.CharField(max_length=16, unique=True, default=_pseudonym)
-    display_name = models.CharField(max_length=200)
+    # Identifying data lives only here, encrypted at rest (privacy.fields); analytics use the id/pseudonym.
+    display_name = EncryptedTextField(max_length=200)
+    email = EncryptedTextField(max_length=254, blank=True, default="")
+    phone = EncryptedTextField(max_length=32, blank=True, default="")
     manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="clients")
     created = models.DateTimeField(default=timezone.now)
 
@@ -66,6 +71,20 @@ class CallQuerySet(models.QuerySet):
     def live(self) -> CallQuerySet:
         return self.filter(status=CallStatus.LIVE)
 
+    def open(self) -> CallQuerySet:
+        return self.filter(status__in=(CallStatus.SCHEDULED, CallStatus.LIVE))
+
+    def idle(self, seconds: int, now=None) -> CallQuerySet:
+        """Open live calls with no frame (or, before the first frame, no start) for ``seconds``."""
+        cutoff = (now or timezone.now()) - timedelta(seconds=seconds)
+        return self.filter(status=CallStatus.LIVE).filter(
+            models.Q(last_frame_at__lt=cutoff) | models.Q(last_frame_at__isnull=True, started_at__lt=cutoff)
+        )
+
+    def end(self, call_id, now=None) -> bool:
+        """End the call if it is still open; True only for the caller that ended it (so finalising runs once)."""
+        return bool(self.open().filter(pk=call_id).update(status=CallStatus.ENDED, ended_at=now or timezone.now()))
+
 
 class Call(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -78,6 +97,8 @@ class Call(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     last_frame_at = models.DateTimeField(null=True, blank=True)
     dion_meeting_url = models.URLField(blank=True)
+    # Frames per second the capture page sends (2 by default, at most settings.MIMIC_MAX_FPS).
+    capture_fps = models.PositiveSmallIntegerField(default=2)
 
     objects = CallQuerySet.as_manager()
 
@@ -143,3 +164,68 @@ class EmotionSample(models.Model):
             return {"label": "", "valence": ""}
         label = EXPRESSIONS[max(range(len(probs)), key=probs.__getitem__)]
         return {"label": label, "valence": valence_of(label)}
+
+
+class ConsentQuerySet(models.QuerySet):
+    def active(self) -> ConsentQuerySet:
+        return self.filter(withdrawn_at__isnull=True)
+
+
+class Consent(models.Model):
+    """The client's consent to live analysis in one call (152-FZ art. 9; texts in emotions.consent).
+
+    The row keeps which published text was shown (version, language, operator, SHA-256 of the exact
+    text), so the record page re-renders the very document the client agreed to.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="consents")
+    given_at = models.DateTimeField(default=timezone.now)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    text_version = models.CharField(max_length=16)
+    text_sha256 = models.CharField(max_length=64)
+    language = models.CharField(max_length=8)
+    operator = models.CharField(max_length=300)
+    withdrawn_by = models.CharField(max_length=16, blank=True)  # "client" or "manager"
+
+    objects = ConsentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-given_at"]
+
+    def __str__(self) -> str:
+        return f"Consent {self.call_id} {self.given_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.withdrawn_at is None
+
+    def text(self):
+        from emotions.consent import text_for
+
+        return text_for(self.text_version, self.language, self.operator)
+
+
+class NotificationQuerySet(models.QuerySet):
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(models.Model):
+    """An in-portal message for one user (e.g. "the report of your call is ready")."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    message = models.CharField(max_length=300)
+    url = models.CharField(max_length=300, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.message

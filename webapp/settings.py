@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,10 +49,12 @@ INSTALLED_APPS = [
     "reports",
     "illustrations",
     "privacy",
+    "dion",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "privacy.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -159,9 +163,86 @@ MIMIC_DEFAULT_FPS = envint("MIMIC_DEFAULT_FPS", "2")
 MIMIC_MAX_FPS = envint("MIMIC_MAX_FPS", "5")
 MIMIC_IDLE_END_SECONDS = envint("MIMIC_IDLE_END_SECONDS", "120")
 
+# Recorded calls (reports app): the upload is deleted as soon as its analysis ends.
+MIMIC_UPLOAD_MAX_BYTES = envint("MIMIC_UPLOAD_MAX_BYTES", str(500 * 1024 * 1024))
+
+# Dion integration (dion/; see docs/dion.md). Everything is off until DION_IAPI_URL / DION_BOT_URL are set;
+# without them the manager pastes the Dion meeting link by hand.
+DION_IAPI_URL = os.getenv("DION_IAPI_URL", "")
+DION_CLIENT_CERT = os.getenv("DION_CLIENT_CERT", "")
+DION_CLIENT_KEY = os.getenv("DION_CLIENT_KEY", "")
+DION_CA_BUNDLE = os.getenv("DION_CA_BUNDLE", "")
+DION_ACCESS_TOKEN = os.getenv("DION_ACCESS_TOKEN", "")
+# A file re-read on every request, so a rotated token needs no restart; wins over DION_ACCESS_TOKEN.
+DION_ACCESS_TOKEN_FILE = os.getenv("DION_ACCESS_TOKEN_FILE", "")
+DION_IAPI_TIMEOUT = float(os.getenv("DION_IAPI_TIMEOUT", "10"))
+DION_IAPI_RETRIES = envint("DION_IAPI_RETRIES", "3")
+# Documented IAPI load: at most 10 requests a second and 100 a minute.
+DION_RATE_LIMITS = [(envint("DION_RATE_PER_SECOND", "10"), 1.0), (envint("DION_RATE_PER_MINUTE", "100"), 60.0)]
+# The room endpoint is not public: path, payload builder and response keys are configurable.
+DION_ROOM_PATH = os.getenv("DION_ROOM_PATH", "/rooms")
+DION_ROOM_PAYLOAD_BUILDER = os.getenv("DION_ROOM_PAYLOAD_BUILDER", "dion.iapi.default_room_payload")
+DION_ROOM_ID_KEY = os.getenv("DION_ROOM_ID_KEY", "id")
+DION_ROOM_URL_KEY = os.getenv("DION_ROOM_URL_KEY", "url")
+DION_ROOM_CHAT_KEY = os.getenv("DION_ROOM_CHAT_KEY", "chat_id")
+DION_BOT_URL = os.getenv("DION_BOT_URL", "")
+DION_BOT_TOKEN = os.getenv("DION_BOT_TOKEN", "")
+DION_BOT_AUTH_URL = os.getenv("DION_BOT_AUTH_URL", "")
+DION_BOT_LOGIN = os.getenv("DION_BOT_LOGIN", "")
+DION_BOT_PASSWORD = os.getenv("DION_BOT_PASSWORD", "")
+DION_BOT_MESSAGE_PATH = os.getenv("DION_BOT_MESSAGE_PATH", "/chats/{chat_id}/messages")
+DION_WEBHOOK_SECRET = os.getenv("DION_WEBHOOK_SECRET", "")
+DION_WEBHOOK_TOLERANCE_SECONDS = envint("DION_WEBHOOK_TOLERANCE_SECONDS", "300")
+# Hosts accepted for a pasted meeting link (empty: any https link).
+DION_MEETING_HOSTS = envlist("DION_MEETING_HOSTS")
+
+# Security and privacy (privacy app; see docs/privacy.md). Embedded defaults keep `make run` working on
+# http://127.0.0.1:8000; MIMIC_PRODUCTION=1 turns on HTTPS-only settings and requires real secrets.
+MIMIC_PRODUCTION = envbool("MIMIC_PRODUCTION", "False")
+_EMBEDDED_SECRET_KEY = "---embedded-development-only-secret-key-change-me---"
+_EMBEDDED_FIELD_KEY = "6Mkb1E3ImThFO4fPfS_ebHgit9ZCztvdtHeJ0Kox4nw="  # dev only: public, so never in production
+if MIMIC_PRODUCTION and SECRET_KEY == _EMBEDDED_SECRET_KEY:
+    raise ImproperlyConfigured("MIMIC_PRODUCTION=1 requires SECRET_KEY")
+# Fernet keys for encrypted fields (client names and contacts); the first encrypts, all decrypt.
+FIELD_ENCRYPTION_KEYS = envlist("FIELD_ENCRYPTION_KEYS") or ([] if MIMIC_PRODUCTION else [_EMBEDDED_FIELD_KEY])
+if not FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("MIMIC_PRODUCTION=1 requires FIELD_ENCRYPTION_KEYS")
+# Mimic inside a Dion iframe: only these origins may frame it (CSP frame-ancestors); cookies become
+# SameSite=None; Secure; Partitioned so the session works inside the frame.
+MIMIC_EMBEDDING = envbool("MIMIC_EMBEDDING", "False")
+MIMIC_DION_ORIGINS = envlist("MIMIC_DION_ORIGINS")
+MIMIC_COOKIE_PARTITIONED = MIMIC_EMBEDDING and envbool("MIMIC_COOKIE_PARTITIONED", "True")
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", str(MIMIC_PRODUCTION))
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "31536000" if MIMIC_PRODUCTION else "0")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", str(MIMIC_PRODUCTION))
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", str(MIMIC_PRODUCTION))
+if envbool("SECURE_PROXY_SSL_HEADER", "False"):  # only behind a proxy that always sets X-Forwarded-Proto
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"  # privacy.middleware drops it where CSP frame-ancestors allows Dion
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "False")
+SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", str(MIMIC_PRODUCTION or MIMIC_EMBEDDING))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SAMESITE = "None" if MIMIC_EMBEDDING else "Lax"
+CSRF_COOKIE_SAMESITE = SESSION_COOKIE_SAMESITE
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", str(10 * 3600))
+# Sign-in lockout per username: this many failures within the window locks the account for the window.
+MIMIC_LOGIN_MAX_FAILURES = envint("MIMIC_LOGIN_MAX_FAILURES", "5")
+MIMIC_LOGIN_LOCKOUT_SECONDS = envint("MIMIC_LOGIN_LOCKOUT_SECONDS", "900")
+# Retention in days (0 keeps forever); privacy.tasks.purge_expired_data runs daily (CELERY_BEAT_SCHEDULE).
+MIMIC_RETENTION_SAMPLES_DAYS = envint("MIMIC_RETENTION_SAMPLES_DAYS", "90")
+MIMIC_RETENTION_REPORTS_DAYS = envint("MIMIC_RETENTION_REPORTS_DAYS", "365")
+MIMIC_RETENTION_PDFS_DAYS = envint("MIMIC_RETENTION_PDFS_DAYS", "30")
+MIMIC_RETENTION_ILLUSTRATION_LINKS_DAYS = envint("MIMIC_RETENTION_ILLUSTRATION_LINKS_DAYS", "180")
+MIMIC_RETENTION_FEEDBACK_DAYS = envint("MIMIC_RETENTION_FEEDBACK_DAYS", "365")
+MIMIC_RETENTION_MEETINGS_DAYS = envint("MIMIC_RETENTION_MEETINGS_DAYS", "90")
+MIMIC_RETENTION_LOGIN_FAILURES_DAYS = envint("MIMIC_RETENTION_LOGIN_FAILURES_DAYS", "1")
+CELERY_BEAT_SCHEDULE["purge-expired-data"] = {
+    "task": "privacy.tasks.purge_expired_data",
+    "schedule": crontab(hour=3, minute=15),
+}
 
 LOGGING = {
     "version": 1,

@@ -90,6 +90,6 @@ class Command(BaseCommand):
         self._print_logins()
 
     def _print_logins(self) -> None:
-        self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
-        for username, first, last, role, _ in DEMO_USERS:
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        for username, _first, _last, role, _ in DEMO_USERS:
             self.stdout.write(f"  {username:10} {role.label}")
