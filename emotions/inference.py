@@ -1,0 +1,243 @@
+"""The emotion engine: JPEG or RGB frame in, the client's expression out.
+
+decode (emotions.frames) -> detect faces (emotions.detector) -> pick the
+client's face (tracking the previous box) -> crop it like FER2013 (square,
+grey, 48x48, [0, 1]) -> classify (ONNX, 8 probabilities in EXPRESSIONS order).
+
+Both ONNX sessions are single-threaded and created lazily once per process
+(``get_engine()``); workers scale by processes. The engine keeps no frame: it
+writes nothing to disk, logs no pixels and returns only numbers.
+Works with or without Django settings (bench/ and scripts use it plain).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from emotions.detector import DEFAULT_PATH as DEFAULT_DETECTOR_PATH
+from emotions.detector import Face, FaceDetector, iou, single_thread_session
+from emotions.frames import BadFrame, decode_jpeg
+from emotions.labels import EXPRESSIONS, valence_of
+
+__all__ = ["BadFrame", "Engine", "FrameResult", "get_engine", "crop_face", "DEFAULT_CLASSIFIER_PATH"]
+
+DEFAULT_CLASSIFIER_PATH = Path(__file__).resolve().parent / "models" / "expression.onnx"
+INPUT_SIZE = 48
+
+# Flags (also the reasons a frame has no usable face).
+NO_FACE = "no_face"
+MULTIPLE_FACES = "multiple_faces"
+FACE_TOO_SMALL = "face_too_small"
+TOO_DARK = "too_dark"
+
+MIN_FACE_PX = 40  # below this the 48x48 crop is mostly upsampling blur
+DARK_LUMA = 40.0  # mean luma (0..255) of the face crop, or of the frame when no face is found
+# Continuity: the face overlapping the previous box this much is the same person, even if a larger face appears.
+TRACK_IOU = 0.3
+# Detection runs on a half-size copy when the tracked face is this large in the detector's input,
+# so it stays >= MIN_FACE_PX there; falls back to full size when nothing is found (see docs/benchmarks.md).
+FAST_DETECT_MIN_FACE = 2 * MIN_FACE_PX
+
+# FER2013 framing (tuned by bench/pipeline_eval.py --tune on a slice of FER+ train): a square of
+# CROP_SCALE x the detector box's longer side, its centre CROP_CENTER x box height below the box centre.
+CROP_SCALE = 1.0
+CROP_CENTER = 0.0
+
+
+@dataclass
+class FrameResult:
+    face_found: bool
+    probs: list[float] | None
+    label: str | None
+    valence: str | None
+    flags: list[str] = field(default_factory=list)
+    box: tuple[int, int, int, int] | None = None
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["box"] = list(self.box) if self.box is not None else None
+        return data
+
+
+def _setting(name: str, default: Path) -> Path:
+    """Django setting override, only when Django is configured (plain scripts run without it)."""
+    try:
+        from django.conf import settings
+
+        if settings.configured:
+            return Path(getattr(settings, name, default) or default)
+    except ImportError:
+        pass
+    return default
+
+
+def crop_square(face: Face, scale: float = CROP_SCALE, center: float = CROP_CENTER) -> tuple[float, float, float]:
+    """(cx, cy, side) of the FER-like square for a detected face: ``scale`` x the box's longer side, centred on
+    the box shifted down by ``center`` x its height. (Framing from the eye/mouth landmarks matched the FER
+    squares worse: mean IoU 0.73 against 0.79, see docs/model-card.md.)"""
+    x1, y1, x2, y2 = face.box
+    return (x1 + x2) / 2, (y1 + y2) / 2 + center * (y2 - y1), scale * max(x2 - x1, y2 - y1)
+
+
+def crop_face(rgb: np.ndarray, face: Face, scale: float = CROP_SCALE, center: float = CROP_CENTER) -> np.ndarray:
+    """Grey 48x48 float32 crop in [0, 1], framed like FER2013; edges are replicated outside the frame."""
+    cx, cy, side = crop_square(face, scale, center)
+    half = side / 2
+    x1, y1 = int(round(cx - half)), int(round(cy - half))
+    x2, y2 = x1 + max(int(round(side)), 1), y1 + max(int(round(side)), 1)
+    height, width = rgb.shape[:2]
+    pad = max(0, -x1, -y1, x2 - width, y2 - height)
+    region = rgb[max(y1, 0) : min(y2, height), max(x1, 0) : min(x2, width)]
+    if pad:
+        region = np.pad(
+            region,
+            ((max(0, -y1), max(0, y2 - height)), (max(0, -x1), max(0, x2 - width)), (0, 0)),
+            mode="edge",
+        )
+    grey = Image.fromarray(np.ascontiguousarray(region)).convert("L")
+    small = grey.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(small, dtype=np.float32) / 255.0
+
+
+def grey_to_input(images: np.ndarray) -> np.ndarray:
+    """uint8 grey face crops [N, H, W] (any size) -> classifier input [N, 1, 48, 48] float32 in [0, 1]."""
+    images = np.asarray(images)
+    if images.shape[1:] != (INPUT_SIZE, INPUT_SIZE):
+        images = np.stack(
+            [
+                np.asarray(Image.fromarray(im).resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR))
+                for im in images
+            ]
+        )
+    return (images.astype(np.float32) / 255.0)[:, None]
+
+
+def _box_ints(box: tuple[float, ...]) -> tuple[int, int, int, int]:
+    return tuple(int(round(v)) for v in box)  # type: ignore[return-value]
+
+
+def _luma(rgb: np.ndarray) -> float:
+    # Subsampled: the mean of every 4th pixel is plenty for a brightness check.
+    sample = rgb[::4, ::4].astype(np.float32)
+    return float((sample @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).mean())
+
+
+def select_face(faces: list[Face], prev_box: tuple | None = None) -> Face | None:
+    """The client's face: the one continuing ``prev_box`` if any overlaps it enough, else the largest."""
+    if not faces:
+        return None
+    if prev_box is not None and len(faces) > 1:
+        overlaps = iou(prev_box, np.array([f.box for f in faces]))
+        best = int(np.argmax(overlaps))
+        if overlaps[best] >= TRACK_IOU:
+            return faces[best]
+    return max(faces, key=lambda f: f.width * f.height)
+
+
+class Engine:
+    def __init__(self, detector_path: str | Path | None = None, classifier_path: str | Path | None = None) -> None:
+        self.detector_path = Path(detector_path or _setting("MIMIC_DETECTOR_PATH", DEFAULT_DETECTOR_PATH))
+        self.classifier_path = Path(classifier_path or _setting("MIMIC_CLASSIFIER_PATH", DEFAULT_CLASSIFIER_PATH))
+        self._lock = threading.Lock()
+        self._detector: FaceDetector | None = None
+        self._classifier = None
+        self._classifier_io: tuple[str, str, bool] | None = None
+
+    # Lazy sessions: importing the module (e.g. in Django startup) costs nothing.
+    @property
+    def detector(self) -> FaceDetector:
+        if self._detector is None:
+            with self._lock:
+                if self._detector is None:
+                    self._detector = FaceDetector(self.detector_path)
+        return self._detector
+
+    def _classifier_session(self):
+        if self._classifier is None:
+            with self._lock:
+                if self._classifier is None:
+                    if not self.classifier_path.exists():
+                        raise FileNotFoundError(f"classifier model not found: {self.classifier_path}")
+                    session = single_thread_session(self.classifier_path)
+                    outputs = [o.name for o in session.get_outputs()]
+                    model_input = session.get_inputs()[0]
+                    self._classifier_io = (
+                        model_input.name,
+                        "probs" if "probs" in outputs else outputs[0],
+                        model_input.shape[0] == 1,
+                    )
+                    self._classifier = session
+        return self._classifier
+
+    def classify(self, batch: np.ndarray) -> np.ndarray:
+        """Classifier input [N, 1, 48, 48] float32 in [0, 1] -> probabilities [N, 8] (EXPRESSIONS order)."""
+        session = self._classifier_session()
+        input_name, output_name, fixed_one = self._classifier_io
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if fixed_one and len(batch) != 1:  # a model exported with a fixed batch of 1
+            return np.concatenate([self.classify(batch[i : i + 1]) for i in range(len(batch))])
+        (probs,) = session.run([output_name], {input_name: batch})
+        return probs
+
+    def detect(self, rgb: np.ndarray, prev_box: tuple | None = None) -> list[Face]:
+        detector = self.detector
+        longest = max(rgb.shape[:2])
+        if prev_box is not None and detector.max_side:
+            prev_size = max(prev_box[2] - prev_box[0], prev_box[3] - prev_box[1])
+            half = detector.max_side // 2
+            if longest > half and prev_size * half / longest >= FAST_DETECT_MIN_FACE / 2:
+                faces = detector.detect(rgb, max_side=half)
+                if faces:
+                    return faces
+        return detector.detect(rgb)
+
+    def analyze_jpeg(self, data: bytes, prev_box: tuple | None = None) -> FrameResult:
+        """Analyse one untrusted JPEG frame; raises BadFrame for anything that is not a sane JPEG."""
+        return self.analyze_rgb(decode_jpeg(data), prev_box=prev_box)
+
+    def analyze_rgb(self, image: np.ndarray, prev_box: tuple | None = None) -> FrameResult:
+        """Analyse one RGB uint8 frame [H, W, 3]. ``prev_box`` (x1, y1, x2, y2) keeps the same client tracked."""
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise BadFrame("bad_array", f"expected uint8 [H, W, 3], got {getattr(image, 'shape', None)}")
+        if min(image.shape[:2]) < 1:
+            raise BadFrame("zero_size")
+        faces = self.detect(image, prev_box)
+        face = select_face(faces, prev_box)
+        if face is None:
+            flags = [NO_FACE]
+            if _luma(image) < DARK_LUMA:
+                flags.append(TOO_DARK)
+            return FrameResult(False, None, None, None, flags, None)
+        flags = [MULTIPLE_FACES] if len(faces) > 1 else []
+        box = _box_ints(face.box)
+        crop = crop_face(image, face)
+        if face.size < MIN_FACE_PX:
+            flags.append(FACE_TOO_SMALL)
+        if float(crop.mean()) * 255.0 < DARK_LUMA:
+            flags.append(TOO_DARK)
+        if FACE_TOO_SMALL in flags or TOO_DARK in flags:
+            # A face is there but too poor to read: reported (with its box, for tracking) but not classified,
+            # so it counts as "face not visible" in the call's analytics rather than as a guess.
+            return FrameResult(False, None, None, None, flags, box)
+        probs = self.classify(crop[None, None])[0]
+        label = EXPRESSIONS[int(np.argmax(probs))]
+        return FrameResult(True, [round(float(p), 5) for p in probs], label, valence_of(label), flags, box)
+
+
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
+def get_engine() -> Engine:
+    """The process-wide engine (ONNX sessions load on first use)."""
+    global _engine
+    if _engine is None:
+        with _engine_lock:
+            if _engine is None:
+                _engine = Engine()
+    return _engine

@@ -1,0 +1,203 @@
+# ruff: noqa: F811  (pytest fixtures imported from tests.engine_support are redefined as parameters)
+"""The engine on real faces (CREMA-D frames): detection, the client's face, quality flags, classification."""
+
+from __future__ import annotations
+
+import builtins
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from emotions import inference
+from emotions.detector import FaceDetector, iou, nms, prior_boxes
+from emotions.inference import BadFrame, Engine, FrameResult, get_engine
+from emotions.labels import EXPRESSIONS, valence_of
+from tests.engine_support import classifier_path, engine, frame, frame_rgb, jpeg  # noqa: F401
+
+
+def scaled(rgb: np.ndarray, factor: float) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    return np.asarray(Image.fromarray(rgb).resize((round(w * factor), round(h * factor)), Image.Resampling.BILINEAR))
+
+
+def paste(canvas: np.ndarray, image: np.ndarray, x: int, y: int) -> np.ndarray:
+    canvas[y : y + image.shape[0], x : x + image.shape[1]] = image
+    return canvas
+
+
+def box_center(box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def test_the_detector_priors_match_the_network_outputs() -> None:
+    detector = FaceDetector()
+    blob = np.zeros((1, 3, 240, 320), np.float32)
+    loc, conf, landmarks = detector.session.run(None, {detector.input_name: blob})
+    assert prior_boxes(240, 320).shape == (loc.shape[1], 4) == (conf.shape[1], 4)
+    assert landmarks.shape[2] == 10
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=np.float64)
+    keep = nms(boxes, np.array([0.8, 0.9, 0.7]), 0.4)
+    assert keep.tolist() == [1, 2]
+    assert iou((0, 0, 10, 10), boxes[2:]).tolist() == [0.0]
+
+
+def test_it_finds_the_face_in_a_real_frame(engine) -> None:
+    faces = engine.detector.detect(frame_rgb("HAP"))
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.score > 0.9
+    cx, cy = box_center(face.box)
+    # The actor sits in the middle of the 480x360 frame, face about 90-200 px tall.
+    assert 180 < cx < 300 and 80 < cy < 240
+    assert 90 < face.height < 200
+    right_eye, left_eye, nose, mouth_right, mouth_left = face.landmarks
+    assert right_eye[1] < nose[1] < mouth_right[1] and left_eye[1] < nose[1] < mouth_left[1]
+    assert right_eye[0] < left_eye[0]
+
+
+def test_analyze_jpeg_classifies_a_real_face(engine) -> None:
+    result = engine.analyze_jpeg(frame("NEU"))
+    assert isinstance(result, FrameResult)
+    assert result.face_found and result.flags == []
+    assert len(result.probs) == len(EXPRESSIONS)
+    assert sum(result.probs) == pytest.approx(1.0, abs=1e-3)
+    assert result.label == EXPRESSIONS[int(np.argmax(result.probs))]
+    assert result.valence == valence_of(result.label)
+    assert result.box is not None and all(isinstance(v, int) for v in result.box)
+    assert result.as_dict()["box"] == list(result.box)
+
+
+def test_analyze_jpeg_raises_bad_frame_for_garbage(engine) -> None:
+    with pytest.raises(BadFrame):
+        engine.analyze_jpeg(b"not a jpeg at all")
+
+
+def test_analyze_rgb_rejects_arrays_that_are_not_rgb_frames(engine) -> None:
+    with pytest.raises(BadFrame):
+        engine.analyze_rgb(np.zeros((10, 10), np.uint8))
+    with pytest.raises(BadFrame):
+        engine.analyze_rgb(np.zeros((10, 10, 3), np.float32))
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((240, 320, 3), 128, np.uint8),
+        np.random.default_rng(3).integers(0, 256, (240, 320, 3), dtype=np.uint8),
+    ],
+    ids=["flat", "noise"],
+)
+def test_a_frame_without_a_face_is_flagged_no_face(engine, image) -> None:
+    result = engine.analyze_jpeg(jpeg(image))
+    assert not result.face_found
+    assert "no_face" in result.flags
+    assert result.probs is None and result.label is None and result.box is None
+
+
+def two_faces(left_factor: float, right_factor: float) -> np.ndarray:
+    canvas = np.full((360, 720, 3), 90, np.uint8)
+    left, right = scaled(frame_rgb("HAP"), left_factor), scaled(frame_rgb("NEU"), right_factor)
+    paste(canvas, left, 0, (360 - left.shape[0]) // 2)
+    return paste(canvas, right, 720 - right.shape[1], (360 - right.shape[0]) // 2)
+
+
+def test_with_two_faces_it_flags_multiple_faces_and_picks_the_largest(engine) -> None:
+    image = two_faces(0.75, 0.5)
+    result = engine.analyze_jpeg(jpeg(image))
+    assert result.face_found
+    assert "multiple_faces" in result.flags
+    assert box_center(result.box)[0] < 360  # the larger face is on the left
+
+
+def test_tracking_keeps_the_previous_face_when_a_larger_one_appears(engine) -> None:
+    image = two_faces(0.5, 0.5)
+    alone = np.full_like(image, 90)
+    alone[:, 360:] = image[:, 360:]
+    first = engine.analyze_rgb(alone)
+    assert first.face_found and box_center(first.box)[0] > 360
+
+    # A larger person now passes on the left; the client on the right stays selected.
+    crowded = two_faces(0.75, 0.5)
+    assert box_center(engine.analyze_rgb(crowded).box)[0] < 360  # without tracking: the larger face
+    tracked = engine.analyze_rgb(crowded, prev_box=first.box)
+    assert "multiple_faces" in tracked.flags
+    assert box_center(tracked.box)[0] > 360
+    assert iou(first.box, np.array([tracked.box]))[0] > 0.5
+
+
+def test_tracking_between_equal_faces_follows_the_previous_box(engine) -> None:
+    image = two_faces(0.6, 0.6)
+    faces = engine.detector.detect(image)
+    assert len(faces) == 2
+    for face in faces:
+        prev = tuple(int(v) for v in face.box)
+        result = engine.analyze_rgb(image, prev_box=prev)
+        assert iou(prev, np.array([result.box]))[0] > 0.8
+
+
+def test_a_tiny_face_is_flagged_and_not_classified(engine) -> None:
+    canvas = np.full((240, 320, 3), 100, np.uint8)
+    small = scaled(frame_rgb("HAP"), 0.25)  # face about 30 px
+    result = engine.analyze_jpeg(jpeg(paste(canvas, small, 100, 80)))
+    assert "face_too_small" in result.flags
+    assert not result.face_found and result.probs is None
+    assert result.box is not None and max(result.box[2] - result.box[0], result.box[3] - result.box[1]) < 40
+
+
+def test_a_dark_frame_is_flagged_too_dark(engine) -> None:
+    dark = (frame_rgb("HAP").astype(np.float32) * 0.15).astype(np.uint8)
+    result = engine.analyze_jpeg(jpeg(dark))
+    assert "too_dark" in result.flags
+    assert not result.face_found and result.probs is None
+    bright = engine.analyze_jpeg(frame("HAP"))
+    assert "too_dark" not in bright.flags
+
+
+def test_a_bright_enough_face_in_a_dim_room_is_not_dark(engine) -> None:
+    rgb = frame_rgb("NEU").copy()
+    rgb[:60] //= 5  # dim the top of the room only
+    assert "too_dark" not in engine.analyze_rgb(rgb).flags
+
+
+def test_get_engine_is_a_process_wide_singleton() -> None:
+    inference._engine = None
+    try:
+        assert get_engine() is get_engine()
+    finally:
+        inference._engine = None
+
+
+def test_engine_works_without_the_classifier_until_it_is_needed(tmp_path) -> None:
+    engine = Engine(classifier_path=tmp_path / "missing.onnx")
+    assert engine.analyze_rgb(np.full((240, 320, 3), 128, np.uint8)).flags == ["no_face"]
+    with pytest.raises(FileNotFoundError):
+        engine.analyze_jpeg(frame("HAP"))
+
+
+def test_the_engine_writes_nothing_to_disk(engine, monkeypatch, tmp_path) -> None:
+    engine.analyze_jpeg(frame("HAP"))  # sessions loaded before we watch
+    opened: list[tuple] = []
+    real_open, real_os_open = builtins.open, os.open
+
+    def watch_open(file, mode="r", *args, **kwargs):
+        opened.append((file, mode))
+        return real_open(file, mode, *args, **kwargs)
+
+    def watch_os_open(path, flags, *args, **kwargs):
+        opened.append((path, flags))
+        return real_os_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", watch_open)
+    monkeypatch.setattr(os, "open", watch_os_open)
+    monkeypatch.chdir(tmp_path)
+    for name in ("HAP", "NEU", "ANG"):
+        engine.analyze_jpeg(frame(name))
+    engine.analyze_rgb(two_faces(0.6, 0.5))
+    monkeypatch.undo()
+    assert opened == []
+    assert list(tmp_path.iterdir()) == []
