@@ -6,12 +6,20 @@ outsider is a manager from another team, whom the supervisor must not see.
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from django.conf import settings
 
 from accounts.models import Role, User
 from emotions.models import Call, CallStatus, Client
 
 PASSWORD = "correct-horse-battery"
+
+# Real password hashing costs seconds per user over hundreds of tests. The daphne and
+# Celery processes that tests start read the variable (webapp/settings.py).
+os.environ["MIMIC_TEST_FAST_HASHER"] = "1"
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

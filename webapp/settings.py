@@ -94,6 +94,9 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.getenv("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
             "OPTIONS": {"timeout": 20},
+            # A file, not pytest-django's shared in-memory default: tests start real daphne/Celery
+            # subprocesses that must see the test database (one file per test process).
+            "TEST": {"NAME": os.getenv("SQLITE_TEST_PATH", f"/tmp/mimic-test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -101,6 +104,10 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "emotions:call_list"
 LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Tests (and the servers they start) hash with MD5: real hashing costs seconds per user.
+if envbool("MIMIC_TEST_FAST_HASHER", "False"):
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -120,6 +127,8 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Tests and benchmarks run their own queue so that no other worker on the same Redis takes their frames.
+CELERY_TASK_DEFAULT_QUEUE = os.getenv("CELERY_QUEUE", "celery")
 # Embedded: tasks run in-process, on a worker thread (never on the event loop).
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -149,7 +158,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [BASE_DIR / "static", ("frontend", BASE_DIR / "frontend")]
 STATIC_ROOT = Path(os.getenv("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 SERVE_STATIC = envbool("SERVE_STATIC", "True")
 MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(BASE_DIR / "media")))
@@ -162,6 +171,16 @@ MIMIC_FRAME_MAX_BYTES = envint("MIMIC_FRAME_MAX_BYTES", str(256 * 1024))
 MIMIC_DEFAULT_FPS = envint("MIMIC_DEFAULT_FPS", "2")
 MIMIC_MAX_FPS = envint("MIMIC_MAX_FPS", "5")
 MIMIC_IDLE_END_SECONDS = envint("MIMIC_IDLE_END_SECONDS", "120")
+# A frame still queued after this long is dropped (counted as "stale"): late scores are worthless live.
+MIMIC_FRAME_STALE_MS = envint("MIMIC_FRAME_STALE_MS", "5000")
+# Manager alert: negative expression in more than this share of the face-visible frames of the window.
+MIMIC_ALERT_WINDOW_SECONDS = envint("MIMIC_ALERT_WINDOW_SECONDS", "30")
+MIMIC_ALERT_NEGATIVE_SHARE = float(os.getenv("MIMIC_ALERT_NEGATIVE_SHARE", "0.5"))
+MIMIC_SMOOTHING_FRAMES = envint("MIMIC_SMOOTHING_FRAMES", "5")
+# Model overrides (empty: the files under emotions/models/); tests point subprocesses at a stand-in.
+MIMIC_CLASSIFIER_PATH = os.getenv("MIMIC_CLASSIFIER_PATH", "")
+# The personal-data operator named in the consent text (name and address).
+MIMIC_OPERATOR = os.getenv("MIMIC_OPERATOR", "")
 
 # Recorded calls (reports app): the upload is deleted as soon as its analysis ends.
 MIMIC_UPLOAD_MAX_BYTES = envint("MIMIC_UPLOAD_MAX_BYTES", str(500 * 1024 * 1024))

@@ -1,0 +1,1 @@
+# Illustrations: see illustrations work.
