@@ -1,0 +1,1 @@
+# See issue work for this app.

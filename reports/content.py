@@ -1,0 +1,176 @@
+"""Everything a call report shows, gathered once for the HTML page, the PDF and the CSV."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from emotions.analytics import SATISFACTION_FOOTNOTE, valence_series
+from emotions.labels import valence_of
+from emotions.models import EmotionSample
+from reports import charts
+from reports.models import CallReport
+
+# The order the report lists expressions in.
+EXPRESSION_ORDER: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "contempt")
+EXPRESSION_NAMES = {
+    "angry": gettext_lazy("Angry"),
+    "disgust": gettext_lazy("Disgust"),
+    "fear": gettext_lazy("Fear"),
+    "happy": gettext_lazy("Happy"),
+    "sad": gettext_lazy("Sad"),
+    "surprise": gettext_lazy("Surprise"),
+    "neutral": gettext_lazy("Neutral"),
+    "contempt": gettext_lazy("Contempt"),
+}
+VALENCE_NAMES = {
+    "positive": gettext_lazy("Positive"),
+    "neutral": gettext_lazy("Neutral"),
+    "negative": gettext_lazy("Negative"),
+}
+VALENCE_COLOURS = {"positive": charts.POS, "neutral": "#7f8c8d", "negative": charts.NEG}
+PREVIOUS_CALLS = 10
+
+
+def satisfaction_footnote() -> str:
+    # The English text lives in emotions.analytics; translated here at render time.
+    return _(SATISFACTION_FOOTNOTE)
+
+
+def previous_reports(report: CallReport, limit: int = PREVIOUS_CALLS) -> list[CallReport]:
+    """Earlier calls of the same client with the same manager, newest first (the viewer may see them all)."""
+    call = report.call
+    return list(
+        CallReport.objects.filter(
+            call__client_id=call.client_id, call__manager_id=call.manager_id, call__created__lt=call.created
+        )
+        .select_related("call")
+        .order_by("-call__created")[:limit]
+    )
+
+
+def build_report_context(report: CallReport, chart_prefix: str = "report") -> dict:
+    call = report.call
+    summary = report.summary or {}
+    t_ms, found, probs = EmotionSample.objects.filter(call=call).timeline()
+    series = valence_series(t_ms, found, probs)
+    duration_ms = summary.get("duration_ms") or call.duration_ms or (max(t_ms) if t_ms else 0)
+
+    expr_pct = summary.get("expressions_pct", {})
+    expressions = [
+        {
+            "key": key,
+            "name": EXPRESSION_NAMES[key],
+            "pct": float(expr_pct.get(key, 0.0)),
+            "valence": valence_of(key),
+            "valence_name": VALENCE_NAMES[valence_of(key)],
+            "colour": VALENCE_COLOURS[valence_of(key)],
+        }
+        for key in EXPRESSION_ORDER
+    ]
+    val_pct = summary.get("valence_pct", {})
+    valences = [
+        {"key": key, "name": VALENCE_NAMES[key], "pct": float(val_pct.get(key, 0.0))}
+        for key in ("positive", "neutral", "negative")
+    ]
+    episodes = [
+        {
+            "n": n,
+            "start": charts.format_ms(ep["start_ms"]),
+            "end": charts.format_ms(ep["end_ms"]),
+            "peak": charts.format_ms(ep.get("peak_ms", ep["start_ms"])),
+            "seconds": round((ep["end_ms"] - ep["start_ms"]) / 1000),
+            "peak_score": ep.get("peak_score"),
+        }
+        for n, ep in enumerate(summary.get("negative_episodes", []), start=1)
+    ]
+    gaps = [
+        {"start": charts.format_ms(g["start_ms"]), "end": charts.format_ms(g["end_ms"]), **g}
+        for g in summary.get("gaps", [])
+    ]
+
+    timeline_svg = charts.timeline_chart(
+        series,
+        duration_ms=duration_ms,
+        episodes=summary.get("negative_episodes", []),
+        gaps=summary.get("gaps", []),
+        title=_("Client's valence over the call"),
+        desc=_(
+            "Valence score from -1 (negative) to +1 (positive) per analysed frame; "
+            "%(episodes)d negative episodes and %(gaps)d gaps without data are marked."
+        )
+        % {"episodes": len(episodes), "gaps": len(gaps)},
+        labels={
+            "positive": _("positive"),
+            "negative": _("negative"),
+            "no_data": _("no data"),
+            "episode": _("negative episode"),
+            "valence": _("valence"),
+        },
+        chart_id=f"{chart_prefix}-timeline",
+        tooltips=chart_prefix != "pdf",
+    )
+    previous = previous_reports(report)
+    prev_sat = [p.satisfaction_pct for p in previous if p.satisfaction_pct is not None]
+    prev_mean = sum(prev_sat) / len(prev_sat) if prev_sat else None
+    delta = (
+        report.satisfaction_pct - prev_mean if prev_mean is not None and report.satisfaction_pct is not None else None
+    )
+    comparison_svg = ""
+    if previous:
+        chronological = [*reversed(previous), report]
+        comparison_svg = charts.line_chart(
+            [timezone.localtime(p.call.created).strftime("%d.%m.%y") for p in chronological],
+            [{"name": _("Satisfaction"), "values": [p.satisfaction_pct for p in chronological]}],
+            title=_("Satisfaction in this client's calls"),
+            desc=_("Satisfaction in the last %(n)d calls with this client; the last point is this call.")
+            % {"n": len(chronological)},
+            chart_id=f"{chart_prefix}-comparison",
+            height=200,
+            highlight_index=len(chronological) - 1,
+            legend=False,
+        )
+
+    return {
+        "report": report,
+        "call": call,
+        "summary": summary,
+        "duration_ms": duration_ms,
+        "duration": charts.format_ms(duration_ms),
+        "expressions": expressions,
+        "valences": valences,
+        "episodes": episodes,
+        "gaps": gaps,
+        "footnote": satisfaction_footnote(),
+        "timeline_svg": timeline_svg,
+        "previous": previous,
+        "previous_mean": prev_mean,
+        "delta": delta,
+        "comparison_svg": comparison_svg,
+        "recording": getattr(call, "recording", None),
+        "feedback": getattr(call, "feedback", None),
+        "dominant_name": EXPRESSION_NAMES.get(summary.get("dominant") or "", ""),
+    }
+
+
+def report_csv_rows(ctx: dict) -> list[tuple]:
+    """Rows (section, item, value) for the per-call CSV."""
+    call = ctx["call"]
+    report = ctx["report"]
+    rows: list[tuple] = [
+        ("call", "client", call.client.pseudonym),
+        ("call", "manager", call.manager.get_username()),
+        ("call", "date", call.created.isoformat()),
+        ("call", "duration_s", round(ctx["duration_ms"] / 1000)),
+        ("call", "face_visible_pct", report.face_visible_pct),
+        ("call", "source", call.source),
+    ]
+    rows += [("expression_pct", e["key"], e["pct"]) for e in ctx["expressions"]]
+    rows += [("valence_pct", v["key"], v["pct"]) for v in ctx["valences"]]
+    rows.append(("satisfaction_pct", "overall", report.satisfaction_pct))
+    for ep in ctx["episodes"]:
+        rows.append(("negative_episode", f"{ep['n']}", f"{ep['start']}–{ep['end']}"))
+    for g in ctx["gaps"]:
+        rows.append(("gap", f"{g['start']}", f"{g['start']}–{g['end']}"))
+    return rows

@@ -1,0 +1,85 @@
+"""Recorded calls: probe an upload, turn an analysis into a Call with samples and a report."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import av
+from django.db import transaction
+from django.utils import timezone
+
+from emotions.models import Call, CallSource, CallStatus, EmotionSample
+from reports.models import CallReport, Recording
+from reports.pilot import label_agreement
+
+
+def probe_video(path: str | Path) -> str | None:
+    """None when the file opens as a video with a decodable frame; otherwise a reason (never the content)."""
+    try:
+        with av.open(str(path), mode="r") as container:
+            if not container.streams.video:
+                return "no video stream"
+            stream = container.streams.video[0]
+            for _frame in container.decode(stream):
+                return None
+            return "no decodable video frames"
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
+        return type(exc).__name__
+
+
+@transaction.atomic
+def store_analysis(recording: Recording, result: dict) -> Call:
+    """Create the upload's Call, its samples and its report in one transaction (all or nothing)."""
+    timeline = result["timeline"]
+    summary = result["summary"]
+    started = recording.created
+    duration_ms = int(summary.get("duration_ms") or (timeline[-1]["t_ms"] if timeline else 0))
+    call = Call.objects.create(
+        manager=recording.manager,
+        client=recording.client,
+        status=CallStatus.ENDED,
+        source=CallSource.UPLOAD,
+        created=started,
+        started_at=started,
+        ended_at=started + timedelta(milliseconds=duration_ms),
+    )
+    EmotionSample.objects.bulk_create(
+        [
+            EmotionSample(
+                call=call,
+                seq=i,
+                offset_ms=int(row["t_ms"]),
+                face_found=bool(row["face_found"]),
+                probs=row["probs"] if row["face_found"] else None,
+                flags=list(row.get("flags") or []),
+                created=started + timedelta(milliseconds=int(row["t_ms"])),
+                **EmotionSample.fields_from_probs(row["probs"] if row["face_found"] else None),
+            )
+            for i, row in enumerate(timeline)
+        ],
+        batch_size=1000,
+    )
+    CallReport.store(call, summary)
+    recording.call = call
+    if recording.labels is not None:
+        recording.label_agreement = label_agreement(
+            [r["t_ms"] for r in timeline],
+            [r["face_found"] for r in timeline],
+            [r["probs"] for r in timeline],
+            recording.labels,
+        )
+    recording.save(update_fields=["call", "label_agreement"])
+    return call
+
+
+def finish(recording: Recording, *, error: str = "") -> None:
+    """Delete the upload whatever happened and record the outcome."""
+    from reports.models import RecordingStatus
+
+    recording.delete_file()
+    recording.status = RecordingStatus.FAILED if error else RecordingStatus.DONE
+    recording.error = error[:300]
+    recording.progress = recording.progress if error else 1.0
+    recording.finished_at = timezone.now()
+    recording.save(update_fields=["file", "file_deleted_at", "status", "error", "progress", "finished_at"])

@@ -1,0 +1,451 @@
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db import IntegrityError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.models import User
+from emotions.capture import call_id_from_token
+from emotions.models import Call, CallStatus, Client
+from privacy.audit import audit
+from privacy.models import AuditAction
+from reports import charts
+from reports.content import build_report_context, report_csv_rows
+from reports.exports import to_csv
+from reports.forms import DashboardFilterForm, FeedbackForm, TrendsForm, UploadForm
+from reports.models import CallReport, ClientFeedback, PdfStatus, Recording, RecordingStatus, ReportPdf
+from reports.pilot import (
+    LOW_RATING,
+    NEGATIVE_SHARE_THRESHOLD_PCT,
+    client_reported_negative,
+    confusion,
+    load_model_metrics,
+    model_flagged_negative,
+)
+from reports.recordings import probe_video
+from reports.tasks import analyze_recording, render_report_pdf
+
+PAGE_SIZE = 25
+FEEDBACK_WINDOW = timedelta(days=7)
+
+
+def _get_report_for_user(request: HttpRequest, call_id: uuid.UUID) -> CallReport:
+    """The call's report if this user may see the call; 404 otherwise, so others' ids leak nothing."""
+    reports = CallReport.objects.for_user(request.user).with_call()
+    return get_object_or_404(reports, call_id=call_id)
+
+
+def _get_recording_for_user(request: HttpRequest, recording_id: uuid.UUID) -> Recording:
+    recordings = Recording.objects.for_user(request.user).select_related("client", "call")
+    return get_object_or_404(recordings, pk=recording_id)
+
+
+def _get_client_for_user(request: HttpRequest, client_id: uuid.UUID) -> Client:
+    return get_object_or_404(Client.objects.for_user(request.user).select_related("manager"), pk=client_id)
+
+
+# --- per-call report -------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def call_report(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
+    report = _get_report_for_user(request, call_id)
+    audit(request.user, AuditAction.VIEW_REPORT, report, format="html")
+    return render(request, "reports/call_report.html", build_report_context(report))
+
+
+def _pdf_entry(report: CallReport) -> tuple[ReportPdf | None, str, str]:
+    version, language = report.pdf_version(), translation.get_language() or settings.LANGUAGE_CODE
+    entry = ReportPdf.objects.filter(report=report, version=version, language=language).first()
+    return entry, version, language
+
+
+def _pdf_response(report: CallReport, entry: ReportPdf) -> HttpResponse:
+    response = HttpResponse(bytes(entry.pdf), content_type="application/pdf")
+    stamp = timezone.localtime(report.call.created).strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="mimic-{report.call.client.pseudonym}-{stamp}.pdf"'
+    return response
+
+
+@login_required
+@require_GET
+def call_report_pdf(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
+    """Serve the cached PDF, or queue its rendering and show a page that waits for it."""
+    report = _get_report_for_user(request, call_id)
+    entry, version, language = _pdf_entry(report)
+    if entry is None or entry.status == PdfStatus.FAILED:
+        if entry is not None:
+            entry.delete()  # a failed render is retried on the next request
+        try:
+            ReportPdf.objects.create(report=report, version=version, language=language)
+        except IntegrityError:
+            pass  # another request queued it
+        else:
+            render_report_pdf.delay(report.pk, version, language)
+        entry, _version, _language = _pdf_entry(report)  # eager mode: already rendered
+    if entry is not None and entry.status == PdfStatus.READY:
+        audit(request.user, AuditAction.EXPORT_REPORT, report, format="pdf")
+        return _pdf_response(report, entry)
+    return render(request, "reports/pdf_wait.html", {"report": report, "call": report.call}, status=202)
+
+
+@login_required
+@require_GET
+def call_report_pdf_status(request: HttpRequest, call_id: uuid.UUID) -> JsonResponse:
+    report = _get_report_for_user(request, call_id)
+    entry, _version, _language = _pdf_entry(report)
+    return JsonResponse(
+        {
+            "status": entry.status if entry else "missing",
+            "url": reverse("reports:call_report_pdf", args=[report.call_id]),
+        }
+    )
+
+
+@login_required
+@require_GET
+def call_report_csv(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
+    report = _get_report_for_user(request, call_id)
+    ctx = build_report_context(report, "csv")
+    audit(request.user, AuditAction.EXPORT_REPORT, report, format="csv")
+    response = HttpResponse(to_csv(["section", "item", "value"], report_csv_rows(ctx)), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="mimic-{report.call.client.pseudonym}.csv"'
+    return response
+
+
+# --- dashboard -------------------------------------------------------------------------------------
+
+
+def _dashboard_queryset(request: HttpRequest) -> tuple[DashboardFilterForm, object]:
+    form = DashboardFilterForm(request.GET or None, user=request.user)
+    qs = CallReport.objects.for_user(request.user)
+    if form.is_bound and form.is_valid():
+        qs = form.apply(qs).order_by(*form.ordering())
+    else:
+        qs = qs.none() if form.is_bound else qs.order_by("-call__created")
+    return form, qs
+
+
+def _weekly(points: list[dict]) -> list[dict]:
+    """Fold daily points into ISO weeks (weighted by calls), for periods too long to show per day."""
+    weeks: dict = {}
+    for p in points:
+        monday = p["day"] - timedelta(days=p["day"].weekday())
+        w = weeks.setdefault(monday, {"day": monday, "total": 0.0, "rated": 0, "calls": 0})
+        w["calls"] += p["calls"]
+        if p["mean"] is not None:
+            w["total"] += p["mean"] * p["calls"]
+            w["rated"] += p["calls"]
+    return [{**w, "mean": w["total"] / w["rated"] if w["rated"] else None} for w in weeks.values()]
+
+
+def _period_chart(qs, chart_id: str) -> str:
+    points = qs.daily_satisfaction()
+    if not points:
+        return ""
+    weekly = len(points) > 62
+    if weekly:
+        points = _weekly(points)
+    return charts.line_chart(
+        [p["day"].strftime("%d.%m") for p in points],
+        [{"name": _("Mean satisfaction"), "values": [p["mean"] for p in points]}],
+        title=_("Mean satisfaction per week") if weekly else _("Mean satisfaction per day"),
+        desc=_("Mean satisfaction of the calls in the selected period, %(n)d points.") % {"n": len(points)},
+        chart_id=chart_id,
+        width=520,
+        height=170,
+        legend=False,
+    )
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    form, qs = _dashboard_queryset(request)
+    headline = qs.headline()
+    paginator = Paginator(qs.with_call().defer("summary"), PAGE_SIZE)
+    paginator.count = headline["calls"]  # already counted by the headline query: save a COUNT(*)
+    page = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "reports/dashboard.html",
+        {
+            "form": form,
+            "page": page,
+            "headline": headline,
+            "chart_svg": _period_chart(qs, "dashboard-daily"),
+            "query": query.urlencode(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def dashboard_csv(request: HttpRequest) -> HttpResponse:
+    form, qs = _dashboard_queryset(request)
+    rows = (
+        (
+            str(r.call_id),
+            timezone.localtime(r.call.created).isoformat(timespec="minutes"),
+            r.call.manager.get_username(),
+            r.call.client.pseudonym,
+            round((r.call.duration_ms or r.summary.get("duration_ms", 0)) / 1000),
+            r.satisfaction_pct,
+            r.negative_pct,
+            r.negative_episodes,
+            r.face_visible_pct,
+            r.call.source,
+        )
+        for r in qs.with_call().iterator(chunk_size=2000)
+    )
+    header = [
+        "call_id",
+        "date",
+        "manager",
+        "client",
+        "duration_s",
+        "satisfaction_pct",
+        "negative_pct",
+        "negative_episodes",
+        "face_visible_pct",
+        "source",
+    ]
+    audit(request.user, AuditAction.EXPORT_REPORT, None, format="csv", scope="dashboard", query=request.GET.urlencode())
+    response = HttpResponse(to_csv(header, rows), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="mimic-calls.csv"'
+    return response
+
+
+# --- trends ----------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def trends(request: HttpRequest) -> HttpResponse:
+    form = TrendsForm(request.GET or None)
+    period = form.cleaned_data.get("period") if form.is_valid() else ""
+    period = period or "week"
+    visible = CallReport.objects.for_user(request.user).filter(call__client__in=Client.objects.for_user(request.user))
+
+    rows = visible.by_manager_period(period)
+    periods = sorted({r["period"] for r in rows})[-12:]
+    manager_ids = sorted({r["call__manager"] for r in rows})
+    names = {u.id: u.get_full_name() or u.get_username() for u in User.objects.filter(id__in=manager_ids)}
+    cells: dict[int, dict] = defaultdict(dict)
+    for r in rows:
+        cells[r["call__manager"]][r["period"]] = r
+    fmt = "%d.%m.%y" if period == "week" else "%m.%Y"
+    period_labels = [p.strftime(fmt) for p in periods]
+    manager_rows = [
+        {"name": names.get(m, "?"), "cells": [cells[m].get(p) for p in periods]}
+        for m in sorted(manager_ids, key=lambda m: names.get(m, ""))
+    ]
+    manager_chart = ""
+    if periods:
+        manager_chart = charts.line_chart(
+            period_labels,
+            [{"name": r["name"], "values": [c["mean"] if c else None for c in r["cells"]]} for r in manager_rows],
+            title=_("Mean satisfaction per manager"),
+            desc=_("Mean satisfaction of each manager's calls per %(period)s, last %(n)d periods.")
+            % {"period": _("week") if period == "week" else _("month"), "n": len(periods)},
+            chart_id="trend-managers",
+            connect_gaps=True,
+        )
+
+    per_client: dict = {}
+    for r in visible.order_by("call__client__pseudonym", "call__created").values(
+        "call__client_id", "call__client__pseudonym", "call__created", "satisfaction_pct"
+    ):
+        entry = per_client.setdefault(
+            r["call__client_id"], {"id": r["call__client_id"], "pseudonym": r["call__client__pseudonym"], "values": []}
+        )
+        entry["values"].append(r["satisfaction_pct"])
+        entry["last_call"] = r["call__created"]
+    client_rows = []
+    for entry in per_client.values():
+        values = [v for v in entry["values"] if v is not None]
+        entry.update(
+            calls=len(entry["values"]),
+            mean=sum(values) / len(values) if values else None,
+            first=values[0] if values else None,
+            last=values[-1] if values else None,
+            change=values[-1] - values[0] if len(values) > 1 else None,
+            spark=charts.sparkline(
+                entry["values"][-12:], title=_("Satisfaction trend"), chart_id=f"spark-{entry['id']}"
+            ),
+        )
+        client_rows.append(entry)
+    return render(
+        request,
+        "reports/trends.html",
+        {
+            "form": form,
+            "period": period,
+            "period_labels": period_labels,
+            "manager_rows": manager_rows,
+            "manager_chart": manager_chart,
+            "client_rows": client_rows,
+        },
+    )
+
+
+@login_required
+@require_GET
+def client_trend(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    client = _get_client_for_user(request, client_id)
+    reports = list(
+        CallReport.objects.for_user(request.user).filter(call__client=client).with_call().order_by("call__created")
+    )
+    chart = ""
+    if reports:
+        chart = charts.line_chart(
+            [timezone.localtime(r.call.created).strftime("%d.%m.%y") for r in reports],
+            [
+                {"name": _("Satisfaction"), "values": [r.satisfaction_pct for r in reports]},
+                {"name": _("Negative share"), "values": [r.negative_pct for r in reports], "color": charts.NEG},
+            ],
+            title=_("Client %(client)s across calls") % {"client": client.pseudonym},
+            desc=_("Satisfaction and negative share of each of %(n)d calls, oldest first.") % {"n": len(reports)},
+            chart_id="client-trend",
+        )
+    return render(request, "reports/client_trend.html", {"client": client, "reports": reports, "chart": chart})
+
+
+# --- recorded calls --------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        client: Client = form.cleaned_data["client"]
+        video = form.cleaned_data["video"]
+        recording = Recording(
+            manager=client.manager,
+            uploaded_by=request.user,
+            client=client,
+            original_name=video.name[:255],
+            size_bytes=video.size,
+            labels=form.cleaned_data.get("labels"),
+        )
+        recording.file.save(video.name, video, save=False)
+        reason = probe_video(recording.file.path)
+        if reason is not None:
+            # Leave nothing behind: the file goes and no record is created.
+            default_storage.delete(recording.file.name)
+            form.add_error("video", _("This file cannot be read as a video (corrupt or unsupported format)."))
+        else:
+            recording.save()
+            analyze_recording.delay(str(recording.pk))
+            return redirect("reports:recording", recording_id=recording.pk)
+    recent = Recording.objects.for_user(request.user).select_related("client", "call")[:10]
+    return render(
+        request,
+        "reports/upload.html",
+        {"form": form, "recent": recent, "max_mb": settings.MIMIC_UPLOAD_MAX_BYTES // (1024 * 1024)},
+    )
+
+
+@login_required
+@require_GET
+def recording_detail(request: HttpRequest, recording_id: uuid.UUID) -> HttpResponse:
+    recording = _get_recording_for_user(request, recording_id)
+    return render(request, "reports/recording.html", {"recording": recording})
+
+
+@login_required
+@require_GET
+def recording_status(request: HttpRequest, recording_id: uuid.UUID) -> JsonResponse:
+    recording = _get_recording_for_user(request, recording_id)
+    return JsonResponse(
+        {
+            "status": recording.status,
+            "progress": round(recording.progress, 3),
+            "error": recording.error,
+            "report_url": reverse("reports:call_report", args=[recording.call_id]) if recording.call_id else None,
+        }
+    )
+
+
+# --- pilot -----------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def client_feedback(request: HttpRequest, token: str) -> HttpResponse:
+    """The client's short questionnaire after the call; the capture link's token identifies the call."""
+    call_id = call_id_from_token(token)
+    if call_id is None:
+        raise Http404
+    call = get_object_or_404(Call, pk=call_id)
+    state = "form"
+    if call.status in (CallStatus.SCHEDULED, CallStatus.LIVE):
+        state = "not_ended"
+    elif ClientFeedback.objects.filter(call=call).exists():
+        state = "thanks"
+    elif call.ended_at and timezone.now() - call.ended_at > FEEDBACK_WINDOW:
+        state = "expired"
+    form = FeedbackForm(request.POST or None) if state == "form" else None
+    if form is not None and request.method == "POST" and form.is_valid():
+        ClientFeedback.objects.get_or_create(
+            call=call,
+            defaults={
+                "rating": form.cleaned_data["rating"],
+                "upset": form.cleaned_data["upset"],
+                "upset_moment": form.cleaned_data["upset_moment"] if form.cleaned_data["upset"] else "",
+            },
+        )
+        return redirect("reports:client_feedback", token=token)
+    return render(request, "reports/client_feedback.html", {"form": form, "state": state}, status=200)
+
+
+@login_required
+@require_GET
+def pilot(request: HttpRequest) -> HttpResponse:
+    reports = (
+        CallReport.objects.for_user(request.user)
+        .filter(call__feedback__isnull=False)
+        .select_related("call", "call__client", "call__manager", "call__feedback")
+        .order_by("-call__created")
+    )
+    rows = []
+    for r in reports:
+        fb = r.call.feedback
+        model_flag = model_flagged_negative(r.negative_pct, r.negative_episodes)
+        client_flag = client_reported_negative(fb.rating, fb.upset)
+        rows.append({"report": r, "feedback": fb, "model": model_flag, "client": client_flag})
+    stats = confusion((row["model"], row["client"]) for row in rows)
+    synthetic = [
+        rec
+        for rec in Recording.objects.for_user(request.user)
+        .filter(status=RecordingStatus.DONE, label_agreement__isnull=False)
+        .select_related("client", "call")
+        if rec.label_agreement
+    ]
+    return render(
+        request,
+        "reports/pilot.html",
+        {
+            "rows": rows,
+            "stats": stats,
+            "threshold": NEGATIVE_SHARE_THRESHOLD_PCT,
+            "low_rating": LOW_RATING,
+            "model_metrics": load_model_metrics(),
+            "synthetic": synthetic,
+        },
+    )
