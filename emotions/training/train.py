@@ -1,6 +1,6 @@
 """Train the facial-expression classifier on FER+ and export it to ONNX.
 
-    python -m emotions.training.train --data DIR --out emotions/models/expression.onnx --epochs 60 --seed 0
+    python -m emotions.training.train --data DIR --out emotions/models/expression.onnx --epochs 200 --seed 0
 
 ``DIR`` holds ``train.npz`` + ``valid.npz`` (or the packed file from
 ``pack.py``). The whole data set is put on the device and augmented there in
@@ -308,11 +308,11 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", default="emotions/models/expression.onnx")
-    ap.add_argument("--epochs", type=int, default=120)
+    ap.add_argument("--epochs", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--arch", default="r4t", choices=sorted(ARCHS))
-    ap.add_argument("--batch-size", type=int, default=256)
-    ap.add_argument("--lr", type=float, default=0.2, help="peak SGD (nesterov) learning rate")
+    ap.add_argument("--batch-size", type=int, default=512)
+    ap.add_argument("--lr", type=float, default=0.4, help="peak SGD (nesterov) learning rate")
     ap.add_argument("--wd", type=float, default=5e-4)
     ap.add_argument("--ema", type=float, default=0.999, help="EMA decay of the weights (exported)")
     ap.add_argument("--holdout", type=int, default=2000, help="train images held out for model selection")
