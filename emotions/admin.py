@@ -1,12 +1,15 @@
 from django.contrib import admin
 
 from emotions.models import Call, Client, EmotionSample
+from privacy.admin import erase_client_data, export_client_data
 
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
     list_display = ("pseudonym", "display_name", "manager", "created")
     search_fields = ("pseudonym",)
+    # Right of access and erasure (privacy app); both audited.
+    actions = [export_client_data, erase_client_data]
 
 
 @admin.register(Call)

@@ -1,0 +1,298 @@
+"""Live-call load: N concurrent simulated calls at F fps over real WebSockets.
+
+Each call has a client socket sending real CREMA-D face frames (downsampled to 320x240, JPEG
+quality 70, as the page does) and a manager socket receiving the scores. Latency is frame-to-score:
+from the client's send to the score's arrival on the manager socket. Every frame ends up scored
+or dropped with a reason (client backpressure, server rate/format, worker stale/duplicate...), or
+it is reported as lost.
+
+By default the script starts its own stack on loopback: daphne (bin/serve), Celery workers
+(prefork, one process per core), PostgreSQL database ``mimic_bench`` and Redis (both must be
+running), on a private Celery queue. ``--url`` uses a running server instead (it must share the
+database named by DATABASE_URL, where the script creates its calls).
+
+    python bench/live_load.py --calls 10 --fps 2 --seconds 30 [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/mimic_bench"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def load_frames(limit: int = 80) -> list[bytes]:
+    """Real faces: every 4th frame of the CREMA-D clips, as the browser would send them."""
+    import av
+    import numpy as np
+    import simplejpeg
+    from PIL import Image
+
+    shared = Path(os.environ.get("MIMIC_SHARED_DATA", REPO.parent / "shared" / "data")) / "cremad"
+    clips = sorted(shared.glob("*.flv")) or sorted((REPO / "tests" / "data" / "cremad").glob("*.flv"))
+    frames = []
+    for clip in clips:
+        with av.open(str(clip)) as container:
+            for i, frame in enumerate(container.decode(video=0)):
+                if i % 4 == 0:
+                    image = frame.to_image().resize((320, 240), Image.Resampling.BILINEAR)
+                    frames.append(simplejpeg.encode_jpeg(np.asarray(image), quality=70))
+    if not frames:
+        raise SystemExit(f"no CREMA-D clips under {shared}")
+    return frames[:limit]
+
+
+def cpu_times(pids: list[int]) -> float:
+    """User + system seconds of these processes and their children (from /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    seen = set()
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            todo += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def machine_busy() -> tuple[float, float]:
+    parts = [float(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = parts[3] + parts[4]
+    return sum(parts) - idle, sum(parts)
+
+
+def setup_django(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    import django
+
+    django.setup()
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def create_calls(n: int, fps: int) -> tuple[list[tuple[str, str]], str]:
+    """n live calls with consent, and the manager's session cookie."""
+    from django.test import Client as HttpClient
+
+    from accounts.models import Role, User
+    from emotions.capture import make_client_token
+    from emotions.live import give_consent, start_call
+    from emotions.models import Call, Client
+
+    manager, _ = User.objects.get_or_create(username="bench-manager", defaults={"role": Role.MANAGER})
+    client = Client.objects.create(display_name="Bench Client", manager=manager)
+    calls = []
+    for _ in range(n):
+        call = Call.objects.create(manager=manager, client=client, capture_fps=fps)
+        start_call(call)
+        give_consent(call, "en")
+        calls.append((str(call.pk), make_client_token(call.pk)))
+    http = HttpClient()
+    http.force_login(manager)
+    from django.conf import settings
+
+    return calls, f"{settings.SESSION_COOKIE_NAME}={http.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.sent: dict[tuple[str, int], float] = {}
+        self.latencies: list[float] = []
+        self.scored = 0
+        self.dropped: Counter[str] = Counter()
+        self.settled: set[tuple[str, int]] = set()
+
+
+async def run_call(call_id, token, cookie, base, fps, seconds, frames, stats: Stats, max_unacked=8) -> None:
+    from websockets.asyncio.client import connect
+
+    ws_base = base.replace("http", "ws", 1)
+    origin = base
+    manager = await connect(f"{ws_base}/ws/calls/{call_id}/live/", origin=origin, additional_headers={"Cookie": cookie})
+    await manager.recv()  # hello
+    client = await connect(f"{ws_base}/ws/calls/{call_id}/capture/?token={token}", origin=origin)
+    await client.recv()
+    await client.send(json.dumps({"t": "hello", "now": int(time.time() * 1000)}))
+    unacked: set[int] = set()
+
+    def settle(seq: int, reason: str | None) -> None:
+        key = (call_id, seq)
+        if key in stats.settled:
+            return
+        stats.settled.add(key)
+        if reason is None:
+            stats.scored += 1
+            stats.latencies.append((time.perf_counter() - stats.sent[key]) * 1000)
+        else:
+            stats.dropped[reason] += 1
+
+    async def read_client() -> None:
+        async for raw in client:
+            msg = json.loads(raw)
+            if msg["t"] in ("ack", "drop"):
+                unacked.discard(msg["seq"])
+                if msg["t"] == "drop":
+                    settle(msg["seq"], f"server_{msg['reason']}")
+
+    async def read_manager() -> None:
+        async for raw in manager:
+            msg = json.loads(raw)
+            if msg["t"] == "score":
+                settle(msg["seq"], None)
+            elif msg["t"] == "drop":
+                settle(msg["seq"], f"worker_{msg['reason']}")
+
+    readers = [asyncio.create_task(read_client()), asyncio.create_task(read_manager())]
+    await asyncio.sleep(random.random() / fps)  # calls do not tick in lockstep
+    start = time.perf_counter()
+    seq = 0
+    from emotions.capture import pack_frame
+
+    while time.perf_counter() - start < seconds:
+        tick = start + seq / fps
+        await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+        key = (call_id, seq)
+        stats.sent[key] = time.perf_counter()
+        if len(unacked) >= max_unacked:
+            settle(seq, "client_backpressure")  # the page drops the newest frame and counts it
+        else:
+            unacked.add(seq)
+            await client.send(pack_frame(seq, int(time.time() * 1000), frames[seq % len(frames)]))
+        seq += 1
+    # Drain: every frame sent gets its score or its drop, or counts as lost.
+    deadline = time.perf_counter() + 15
+    while time.perf_counter() < deadline and any((call_id, s) not in stats.settled for s in range(seq)):
+        await asyncio.sleep(0.1)
+    for task in readers:
+        task.cancel()
+    await client.close()
+    await manager.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=10)
+    parser.add_argument("--fps", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="Celery worker processes")
+    parser.add_argument("--url", help="a running server (shares DATABASE_URL); default: start one")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    env = {
+        "DATABASE_URL": os.environ.get("DATABASE_URL", DEFAULT_DB),
+        "REDIS_URL": os.environ.get("REDIS_URL", DEFAULT_REDIS),
+        "CELERY_QUEUE": f"mimic-bench-{uuid.uuid4().hex[:8]}",
+        "LOG_LEVEL": "WARNING",
+        # Workers keep their PostgreSQL connection between tasks (0 would reconnect for every frame).
+        "DB_CONN_MAX_AGE": os.environ.get("DB_CONN_MAX_AGE", "600"),
+    }
+    procs = []
+    if not args.url:
+        import subprocess
+
+        ensure_database(env["DATABASE_URL"])
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0", "--skip-checks"],
+            cwd=REPO,
+            env={**os.environ, **env},
+            check=True,
+        )
+    setup_django(env)
+    from tests.servers import CeleryWorker, DaphneServer
+
+    frames = load_frames()
+    calls, cookie = create_calls(args.calls, args.fps)
+    base = args.url
+    if not args.url:
+        worker = CeleryWorker(env=env, queue=env["CELERY_QUEUE"], pool="prefork", concurrency=args.workers).start()
+        server = DaphneServer(env={**env}).start()
+        procs = [worker, server]
+        base = server.url
+    pids = [p.process.pid for p in procs]
+    stats = Stats()
+    cpu0, busy0 = cpu_times(pids), machine_busy()
+    wall0 = time.perf_counter()
+
+    async def run_all() -> None:
+        await asyncio.gather(
+            *(run_call(cid, tok, cookie, base, args.fps, args.seconds, frames, stats) for cid, tok in calls)
+        )
+
+    try:
+        asyncio.run(run_all())
+    finally:
+        wall = time.perf_counter() - wall0
+        cpu1, busy1 = cpu_times(pids), machine_busy()
+        for proc in procs:
+            proc.stop()
+    from emotions.models import EmotionSample
+
+    stored = EmotionSample.objects.filter(call_id__in=[c for c, _ in calls]).count()
+    sent = len(stats.sent)
+    lost = sent - stats.scored - sum(stats.dropped.values())
+    result = {
+        "calls": args.calls,
+        "fps": args.fps,
+        "seconds": args.seconds,
+        "workers": args.workers,
+        "frames_sent": sent,
+        "frames_scored": stats.scored,
+        "frames_dropped": dict(stats.dropped),
+        "frames_unaccounted": lost,
+        "samples_stored": stored,
+        "p50_ms": round(percentile(stats.latencies, 50), 1),
+        "p95_ms": round(percentile(stats.latencies, 95), 1),
+        "max_ms": round(max(stats.latencies), 1) if stats.latencies else None,
+        "server_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1) if procs else None,
+        "machine_busy_pct": round(100 * (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1), 1),
+    }
+    print(f"{'calls':>6} {'fps':>4} {'sent':>7} {'scored':>7} {'stored':>7} {'p50 ms':>8} {'p95 ms':>8} "
+          f"{'srv CPU %':>9} {'busy %':>7}  dropped")  # fmt: skip
+    print(
+        f"{args.calls:>6} {args.fps:>4} {sent:>7} {stats.scored:>7} {stored:>7} {result['p50_ms']:>8} "
+        f"{result['p95_ms']:>8} {result['server_cpu_pct']!s:>9} {result['machine_busy_pct']:>7}  "
+        f"{dict(stats.dropped)} unaccounted={lost}"
+    )
+    if args.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

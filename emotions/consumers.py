@@ -1,0 +1,394 @@
+"""WebSocket consumers of a live call: the client's camera socket and the manager's live socket.
+
+Protocol (frame format, replies, close codes): emotions.capture and docs/live.md.
+
+* ``ws/calls/<id>/capture/?token=...``: the client page; authenticated by the signed client link,
+  refused (4010) before any frame is read unless the client has consented.
+* ``ws/calls/<id>/live/``: the manager page; authenticated by the session, this call's manager
+  only. It receives scores and may send frames itself (call-window capture, the fallback
+  mode), which are accepted only while the client's consent exists.
+
+One socket per call and role: a newer socket replaces the older one (closed with 4009), because
+a reconnecting browser must never be locked out by its own half-dead previous socket.
+Both roles check the Origin header during the handshake; a foreign or null origin is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+from collections import Counter, deque
+from urllib.parse import parse_qs, urlsplit
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http.request import validate_host
+from django.utils import timezone
+
+from emotions import capture
+from emotions.analytics import Smoother, negative_share
+from emotions.capture import CloseCode
+from emotions.labels import EXPRESSIONS, VALENCE_BY_INDEX
+from emotions.live import end_call, feedback_url, group_name, manager_group_name
+from emotions.models import Call, CallStatus, Consent, EmotionSample
+
+log = logging.getLogger(__name__)
+
+# Consecutive invalid frames (too large, not JPEG, truncated header) before the socket is closed.
+MAX_BAD_IN_A_ROW = 5
+# Frames over the rate limit tolerated within RATE_WINDOW_S before the socket is closed as abusive.
+MAX_RATE_DROPS = 20
+RATE_WINDOW_S = 10.0
+HISTORY_MS = 5 * 60 * 1000
+
+
+def allowed_origin(origin: str | None) -> bool:
+    """The site's own origin (SITE_ROOT, or any port of a host in ALLOWED_HOSTS) or a Dion origin."""
+    if not origin or origin == "null":
+        return False
+    if origin in settings.MIMIC_DION_ORIGINS:
+        return True
+    site = urlsplit(settings.SITE_ROOT)
+    if origin == f"{site.scheme}://{site.netloc}":
+        return True
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    return validate_host(parts.hostname, [h for h in settings.ALLOWED_HOSTS if h != "*"])
+
+
+def _origin(scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"origin":
+            return value.decode("latin-1")
+    return None
+
+
+def valence_score(probs: list[float] | None) -> float | None:
+    """Positive mass minus negative mass, in [-1, 1]."""
+    if probs is None:
+        return None
+    score = 0.0
+    for p, valence in zip(probs, VALENCE_BY_INDEX, strict=True):
+        score += p if valence == "positive" else -p if valence == "negative" else 0.0
+    return round(score, 4)
+
+
+class _CallSocket(AsyncWebsocketConsumer):
+    role = ""
+    joined = False
+    watchdog: asyncio.Task | None = None
+    groups_joined: tuple[str, ...] = ()
+
+    async def connect(self) -> None:
+        if not allowed_origin(_origin(self.scope)):
+            await self.close()  # before accept: the handshake itself is refused (HTTP 403)
+            return
+        self.call_id = self.scope["url_route"]["kwargs"]["call_id"]
+        code = await self.authorize()
+        await self.accept()
+        if code:
+            await self.close(code)
+            return
+        self.group = group_name(self.call_id)
+        self.groups_joined = (self.group, manager_group_name(self.call_id)) if self.role == "manager" else (self.group,)
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.joined = True
+        await self.channel_layer.group_send(
+            self.group, {"type": "socket.replaced", "role": self.role, "channel": self.channel_name}
+        )
+        self.fps = self.call.capture_fps
+        self.bucket = capture.frame_bucket(self.fps)
+        self.counts: Counter[str] = Counter()
+        self.bad_in_a_row = 0
+        self.rate_drops: deque[float] = deque()
+        self.skew_ms: int | None = None
+        self.started_ms = int((self.call.started_at or timezone.now()).timestamp() * 1000)
+        self.last_touch = 0.0
+        self.watchdog = asyncio.create_task(self.watch_idle())
+        await self.send_json(await self.hello())
+
+    async def authorize(self) -> int | None:
+        raise NotImplementedError
+
+    async def hello(self) -> dict:
+        raise NotImplementedError
+
+    async def disconnect(self, code: int) -> None:
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        if self.joined:
+            for group in self.groups_joined:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            if self.counts:
+                log.info("%s socket of call %s closed (%s): %s", self.role, self.call_id, code, dict(self.counts))
+
+    async def send_json(self, data: dict) -> None:
+        await self.send(text_data=json.dumps(data, separators=(",", ":")))
+
+    # --- frames -------------------------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if bytes_data is not None:
+            await self.receive_frame(bytes_data)
+            return
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            return
+        if isinstance(message, dict) and message.get("t") == "hello" and isinstance(message.get("now"), int | float):
+            # The browser's clock against ours: capture times become offsets on the server's timeline.
+            self.skew_ms = int(time.time() * 1000) - int(message["now"])
+
+    def may_send_frames(self) -> bool:
+        return True
+
+    async def drop(self, seq: int | None, reason: str, bad: bool = False) -> None:
+        self.counts[f"dropped_{reason}"] += 1
+        await self.send_json({"t": "drop", "seq": seq, "reason": reason})
+        if bad:
+            self.bad_in_a_row += 1
+            if self.bad_in_a_row > MAX_BAD_IN_A_ROW:
+                await self.close(CloseCode.BAD_FRAMES)
+
+    async def receive_frame(self, data: bytes) -> None:
+        # Cheap checks only, in order of cost; nothing here decodes a pixel.
+        if len(data) < capture.HEADER_BYTES + len(capture.JPEG_MAGIC):
+            await self.drop(None, "short", bad=True)
+            return
+        seq, capture_ms = capture.unpack_header(data)
+        if len(data) > settings.MIMIC_FRAME_MAX_BYTES + capture.HEADER_BYTES:
+            await self.drop(seq, "too_large", bad=True)
+            return
+        magic = data[capture.HEADER_BYTES : capture.HEADER_BYTES + 3]
+        if magic != capture.JPEG_MAGIC or seq >= capture.MANAGER_SEQ_BASE:
+            await self.drop(seq, "not_jpeg", bad=True)
+            return
+        self.bad_in_a_row = 0
+        if not self.may_send_frames():
+            await self.drop(seq, "no_consent")
+            return
+        now = time.monotonic()
+        if not self.bucket.take(now):
+            self.rate_drops.append(now)
+            while self.rate_drops and self.rate_drops[0] < now - RATE_WINDOW_S:
+                self.rate_drops.popleft()
+            await self.drop(seq, "rate")
+            if len(self.rate_drops) > MAX_RATE_DROPS:
+                await self.close(CloseCode.RATE_ABUSE)
+            return
+        now_ms = int(time.time() * 1000)
+        if self.skew_ms is None:
+            self.skew_ms = now_ms - capture_ms
+        offset_ms = max(0, capture_ms + self.skew_ms - self.started_ms)
+        stored_seq = seq + (capture.MANAGER_SEQ_BASE if self.role == "manager" else 0)
+        # .delay is blocking I/O (and, embedded, runs the whole analysis): never on the event loop.
+        await sync_to_async(_enqueue, thread_sensitive=False)(
+            str(self.call_id), stored_seq, offset_ms, data[capture.HEADER_BYTES :], now_ms
+        )
+        self.counts["accepted"] += 1
+        await self.send_json({"t": "ack", "seq": seq})
+        if now - self.last_touch >= min(5.0, settings.MIMIC_IDLE_END_SECONDS / 4):
+            self.last_touch = now
+            await self.touch()
+
+    @database_sync_to_async
+    def touch(self) -> None:
+        Call.objects.filter(pk=self.call_id).update(last_frame_at=timezone.now())
+
+    # --- ending ---------------------------------------------------------------------------------
+    async def watch_idle(self) -> None:
+        """Embedded mode has no Celery beat: every open socket also checks its call for idleness."""
+        period = max(0.5, min(10.0, settings.MIMIC_IDLE_END_SECONDS / 4))
+        try:
+            while True:
+                await asyncio.sleep(period)
+                await self.end_if_idle()
+        except asyncio.CancelledError:
+            pass
+
+    @database_sync_to_async
+    def end_if_idle(self) -> bool:
+        if Call.objects.idle(settings.MIMIC_IDLE_END_SECONDS).filter(pk=self.call_id).exists():
+            return end_call(self.call_id, "idle")
+        return False
+
+    # --- group events ---------------------------------------------------------------------------
+    async def socket_replaced(self, event: dict) -> None:
+        if event["role"] == self.role and event["channel"] != self.channel_name:
+            await self.close(CloseCode.REPLACED)
+
+    async def frame_result(self, event: dict) -> None:
+        pass
+
+    async def frame_dropped(self, event: dict) -> None:
+        pass
+
+    async def call_report(self, event: dict) -> None:
+        pass
+
+
+def _enqueue(call_id: str, seq: int, offset_ms: int, jpeg: bytes, queued_ms: int) -> None:
+    from emotions.tasks import analyze_frame
+
+    analyze_frame.delay(call_id, seq, offset_ms, base64.b64encode(jpeg).decode("ascii"), queued_ms)
+
+
+class ClientCaptureConsumer(_CallSocket):
+    """The client's camera: frames in, acks out. Refused without a valid token and active consent."""
+
+    role = "client"
+
+    async def authorize(self) -> int | None:
+        token = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+        self.token = token
+        token_call = capture.call_id_from_token(token)
+        if token_call is None or token_call != self.call_id:
+            return CloseCode.AUTH_REQUIRED
+        return await self._check_call()
+
+    @database_sync_to_async
+    def _check_call(self) -> int | None:
+        self.call = Call.objects.filter(pk=self.call_id).first()
+        if self.call is None:
+            return CloseCode.NOT_FOUND
+        if not self.call.is_open:
+            return CloseCode.CALL_ENDED
+        if not Consent.objects.active().filter(call=self.call).exists():
+            return CloseCode.NO_CONSENT
+        if self.call.status == CallStatus.SCHEDULED:
+            Call.objects.filter(pk=self.call.pk, status=CallStatus.SCHEDULED).update(
+                status=CallStatus.LIVE, started_at=timezone.now()
+            )
+            self.call.refresh_from_db()
+        return None
+
+    async def hello(self) -> dict:
+        return {"t": "hello", "role": self.role, "fps": self.fps, "next_seq": await self._next_seq()}
+
+    @database_sync_to_async
+    def _next_seq(self) -> int:
+        # A reloaded page resumes after what is stored (the browser's own counter wins when higher).
+        last = (
+            EmotionSample.objects.filter(call_id=self.call_id, seq__lt=capture.MANAGER_SEQ_BASE)
+            .order_by("-seq")
+            .values_list("seq", flat=True)
+            .first()
+        )
+        return 0 if last is None else last + 1
+
+    async def call_ended(self, event: dict) -> None:
+        await self.send_json({"t": "ended", "feedback_url": feedback_url(self.token)})
+        await self.close(CloseCode.CALL_ENDED)
+
+    async def consent_changed(self, event: dict) -> None:
+        if event["state"] == "withdrawn":
+            await self.send_json({"t": "withdrawn"})
+            await self.close(CloseCode.CONSENT_WITHDRAWN)
+
+
+class ManagerLiveConsumer(_CallSocket):
+    """The manager's live view: smoothed scores, the negative-share alert, end and withdrawal events."""
+
+    role = "manager"
+
+    async def authorize(self) -> int | None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return CloseCode.AUTH_REQUIRED
+        return await self._check_call(user.pk)
+
+    @database_sync_to_async
+    def _check_call(self, user_id: int) -> int | None:
+        self.call = Call.objects.filter(pk=self.call_id).first()
+        if self.call is None:
+            return CloseCode.NOT_FOUND
+        if self.call.manager_id != user_id:
+            return CloseCode.FORBIDDEN
+        if not self.call.is_open:
+            return CloseCode.CALL_ENDED
+        self.consented = Consent.objects.active().filter(call=self.call).exists()
+        return None
+
+    async def connect(self) -> None:
+        self.smoother = Smoother(window=getattr(settings, "MIMIC_SMOOTHING_FRAMES", 5))
+        self.recent: deque[tuple[float, bool, list[float] | None]] = deque()
+        await super().connect()
+
+    def may_send_frames(self) -> bool:
+        # Call-window capture: the manager cannot consent for the client; the client's record must exist.
+        return self.consented
+
+    async def hello(self) -> dict:
+        return {
+            "t": "hello",
+            "role": self.role,
+            "fps": self.fps,
+            "consent": self.consented,
+            "expressions": list(EXPRESSIONS),
+            "alert_window_s": settings.MIMIC_ALERT_WINDOW_SECONDS,
+            "alert_share": settings.MIMIC_ALERT_NEGATIVE_SHARE,
+            "history": await self._history(),
+        }
+
+    @database_sync_to_async
+    def _history(self) -> list[list]:
+        """The last minutes of scores, so a reloaded page redraws its timeline strip."""
+        rows = list(
+            EmotionSample.objects.filter(call_id=self.call_id)
+            .order_by("-offset_ms")
+            .values_list("offset_ms", "face_found", "label", "valence")[:600]
+        )
+        if not rows:
+            return []
+        newest = rows[0][0]
+        return [list(r) for r in reversed(rows) if r[0] >= newest - HISTORY_MS]
+
+    async def frame_result(self, event: dict) -> None:
+        now = time.monotonic()
+        window = settings.MIMIC_ALERT_WINDOW_SECONDS
+        self.recent.append((now, event["face_found"], event["probs"]))
+        while self.recent and self.recent[0][0] < now - window:
+            self.recent.popleft()
+        smoothed = self.smoother.push(event["probs"] if event["face_found"] else None)
+        share = negative_share([(ok, p) for _, ok, p in self.recent])
+        visible = sum(1 for _, ok, p in self.recent if ok and p is not None)
+        await self.send_json(
+            {
+                "t": "score",
+                "seq": event["seq"],
+                "offset_ms": event["offset_ms"],
+                "face_found": event["face_found"],
+                "probs": event["probs"],
+                "label": event["label"],
+                "valence": event["valence"],
+                "flags": event["flags"],
+                "smoothed": smoothed,
+                "smoothed_label": EXPRESSIONS[smoothed.index(max(smoothed))] if smoothed else None,
+                "valence_score": valence_score(smoothed),
+                "negative_share": round(share, 3),
+                # At least a few seconds of visible face before alerting, so one odd frame never does.
+                "alert": visible >= 3 and share > settings.MIMIC_ALERT_NEGATIVE_SHARE,
+            }
+        )
+
+    async def frame_dropped(self, event: dict) -> None:
+        await self.send_json({"t": "drop", "seq": event["seq"], "reason": event["reason"], "stage": "worker"})
+
+    async def call_ended(self, event: dict) -> None:
+        await self.send_json({"t": "ended", "reason": event["reason"]})
+
+    async def call_report(self, event: dict) -> None:
+        await self.send_json({"t": "report", "url": event["url"]})
+        await self.close(CloseCode.CALL_ENDED)
+
+    async def consent_changed(self, event: dict) -> None:
+        self.consented = event["state"] == "given"
+        await self.send_json({"t": "consent", "state": event["state"], "by": event.get("by")})
+        if event["state"] == "withdrawn":
+            await self.close(CloseCode.CONSENT_WITHDRAWN)

@@ -1,0 +1,220 @@
+// The manager's live page (a tab or an iframe in Dion): expression, valence gauge, timeline strip,
+// face indicator, negative-mood alert; End call; "client withdrew consent"; and the fallback
+// capture of the Dion window (getDisplayMedia + a rectangle over the client's tile).
+import { LiveSocket, csrfFetch, socketUrl } from "./stream.js";
+
+const root = document.getElementById("live");
+const t = JSON.parse(document.getElementById("live-text").textContent);
+const $ = (id) => document.getElementById(id);
+const expression = $("expression");
+const gaugeMarker = $("gauge-marker");
+const face = $("face");
+const alertBox = $("alert");
+const consentState = $("consent-state");
+const statusLine = $("status-line");
+const timeline = $("timeline");
+const dropped = $("dropped");
+const TIMELINE_MS = 5 * 60 * 1000;
+const samples = []; // [offset_ms, face_found, valence]
+let droppedCount = 0;
+let lastScoreAt = 0;
+
+const socket = new LiveSocket({
+  url: socketUrl(root.dataset.wsPath),
+  fps: Number(root.dataset.fps) || 2,
+  onState: (state, code) => {
+    if (state === "open") statusLine.textContent = t.connected;
+    else if (state === "reconnecting") statusLine.textContent = t.reconnecting;
+    else if (state === "closed" && code !== 4012 && code !== 4011) statusLine.textContent = `${t.disconnected} (${code})`;
+  },
+  onMessage: handle,
+});
+window.mimicLive = socket;
+
+function handle(msg) {
+  switch (msg.t) {
+    case "hello":
+      setConsent(msg.consent ? "given" : "waiting");
+      samples.length = 0;
+      for (const [offset, found, , valence] of msg.history || []) samples.push([offset, found, valence]);
+      drawTimeline();
+      break;
+    case "score":
+      lastScoreAt = Date.now();
+      root.dataset.scores = String(Number(root.dataset.scores || 0) + 1);
+      showScore(msg);
+      break;
+    case "drop":
+      if (msg.stage) {
+        droppedCount += 1;
+        dropped.textContent = `${t.dropped}: ${droppedCount}`;
+      }
+      break;
+    case "consent":
+      setConsent(msg.state);
+      if (msg.state === "withdrawn") finish(null, t.withdrawn);
+      break;
+    case "ended":
+      statusLine.textContent = t.preparing;
+      stopWindowCapture();
+      break;
+    case "report":
+      finish(msg.url, t.ended);
+      break;
+  }
+}
+
+function setConsent(state) {
+  consentState.textContent = t[`consent_${state}`] || state;
+  consentState.dataset.state = state;
+  $("capture-window").disabled = state !== "given";
+}
+
+function showScore(msg) {
+  face.dataset.visible = msg.face_found ? "yes" : "no";
+  face.textContent = msg.face_found ? t.face_visible : t.face_hidden;
+  if (msg.smoothed_label) {
+    expression.textContent = t.labels[msg.smoothed_label] || msg.smoothed_label;
+    expression.dataset.label = msg.smoothed_label;
+  }
+  if (msg.valence_score !== null && msg.valence_score !== undefined) {
+    // -1 .. 1 -> 0 .. 100 % along the gauge (set through CSSOM: the CSP forbids style attributes).
+    gaugeMarker.style.left = `${((msg.valence_score + 1) / 2) * 100}%`;
+    gaugeMarker.dataset.score = String(msg.valence_score);
+  }
+  alertBox.hidden = !msg.alert;
+  samples.push([msg.offset_ms, msg.face_found, msg.valence]);
+  drawTimeline();
+}
+
+const COLORS = { positive: "#1e8449", neutral: "#95a5a6", negative: "#c0392b" };
+
+function drawTimeline() {
+  const ctx = timeline.getContext("2d");
+  const width = (timeline.width = timeline.clientWidth || 600);
+  const height = timeline.height;
+  ctx.clearRect(0, 0, width, height);
+  if (!samples.length) return;
+  const newest = samples[samples.length - 1][0];
+  while (samples.length && samples[0][0] < newest - TIMELINE_MS) samples.shift();
+  const x = (offset) => width - ((newest - offset) / TIMELINE_MS) * width;
+  const bar = Math.max(2, width / (TIMELINE_MS / 500));
+  for (const [offset, found, valence] of samples) {
+    ctx.fillStyle = found ? COLORS[valence] || COLORS.neutral : "#dde3ea";
+    ctx.fillRect(x(offset) - bar, found ? 0 : height / 3, bar, found ? height : height / 3);
+  }
+}
+
+function finish(url, text) {
+  stopWindowCapture();
+  socket.close();
+  $("live-panel").hidden = true;
+  const done = $("done");
+  done.hidden = false;
+  done.querySelector("[data-message]").textContent = text;
+  const link = done.querySelector("[data-report]");
+  if (url) {
+    link.href = url;
+    link.hidden = false;
+  }
+  statusLine.textContent = "";
+}
+
+// --- buttons ---------------------------------------------------------------------------------
+$("end-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  statusLine.textContent = t.preparing;
+  await csrfFetch(event.target);
+});
+$("withdraw-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!window.confirm(t.confirm_withdraw)) return;
+  await csrfFetch(event.target);
+});
+$("copy-link").addEventListener("click", async () => {
+  const input = $("client-link");
+  try {
+    await navigator.clipboard.writeText(input.value);
+  } catch {
+    input.select();
+    document.execCommand("copy");
+  }
+  $("copy-link").textContent = t.copied;
+});
+
+// --- fallback: capture the Dion window, only the client's tile -------------------------------
+const windowVideo = document.createElement("video");
+windowVideo.muted = true;
+const picker = $("picker");
+let displayStream = null;
+let rect = null; // in video pixels
+let dragFrom = null;
+
+function stopWindowCapture() {
+  socket.stopCapture();
+  if (displayStream) displayStream.getTracks().forEach((track) => track.stop());
+  displayStream = null;
+  $("picker-box").hidden = true;
+}
+
+function pickerToVideo(event) {
+  const box = picker.getBoundingClientRect();
+  return {
+    x: ((event.clientX - box.left) / box.width) * windowVideo.videoWidth,
+    y: ((event.clientY - box.top) / box.height) * windowVideo.videoHeight,
+  };
+}
+
+function drawPicker() {
+  if (!displayStream) return;
+  const ctx = picker.getContext("2d");
+  picker.width = windowVideo.videoWidth;
+  picker.height = windowVideo.videoHeight;
+  ctx.drawImage(windowVideo, 0, 0);
+  if (rect) {
+    ctx.strokeStyle = "#0b6e4f";
+    ctx.lineWidth = Math.max(2, picker.width / 300);
+    ctx.strokeRect(rect.x, rect.y, rect.w, rect.h);
+  }
+  setTimeout(() => requestAnimationFrame(drawPicker), 500);
+}
+
+$("capture-window").addEventListener("click", async () => {
+  try {
+    displayStream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 5 }, audio: false });
+  } catch {
+    return;
+  }
+  windowVideo.srcObject = displayStream;
+  await windowVideo.play().catch(() => {});
+  displayStream.getVideoTracks()[0].addEventListener("ended", stopWindowCapture);
+  $("picker-box").hidden = false;
+  drawPicker();
+});
+picker.addEventListener("pointerdown", (event) => {
+  dragFrom = pickerToVideo(event);
+  picker.setPointerCapture(event.pointerId);
+});
+picker.addEventListener("pointermove", (event) => {
+  if (!dragFrom) return;
+  const to = pickerToVideo(event);
+  rect = {
+    x: Math.round(Math.min(dragFrom.x, to.x)),
+    y: Math.round(Math.min(dragFrom.y, to.y)),
+    w: Math.round(Math.abs(to.x - dragFrom.x)),
+    h: Math.round(Math.abs(to.y - dragFrom.y)),
+  };
+});
+picker.addEventListener("pointerup", () => {
+  dragFrom = null;
+  // Only the selected tile is ever sent; the rest of the screen (the manager's own face) never leaves.
+  if (rect && rect.w >= 32 && rect.h >= 32) socket.startCapture(windowVideo, () => rect);
+});
+$("stop-window").addEventListener("click", stopWindowCapture);
+
+// A stale page reloads its state when the manager comes back to it.
+setInterval(() => {
+  if (lastScoreAt && Date.now() - lastScoreAt > 10000) face.dataset.visible = "stale";
+}, 2000);
+
+socket.connect();
