@@ -15,7 +15,15 @@ import numpy as np
 
 from emotions.labels import EXPRESSIONS, NEGATIVE_INDEX, VALENCE_BY_INDEX, VALENCES
 
-SATISFACTION_FOOTNOTE = (
+
+def gettext_noop(message: str) -> str:
+    # Same name as Django's marker so makemessages extracts the string; Django's own gettext_noop
+    # reads settings.USE_I18N and would make this pure module need configured Django.
+    return message
+
+
+# Translated at render time by reports.content.satisfaction_footnote().
+SATISFACTION_FOOTNOTE = gettext_noop(
     "Satisfaction is the share of the time the client's face was visible during which "
     "the client's expression was not negative (angry, disgust, fear, sad or contempt)."
 )

@@ -61,3 +61,9 @@ def call(manager, client_of_manager) -> Call:
 def manager_client(client, manager):
     client.force_login(manager)
     return client
+
+
+@pytest.fixture
+def english(settings):
+    """Pages in English, for tests that compare messages (the default language is Russian)."""
+    settings.LANGUAGE_CODE = "en"

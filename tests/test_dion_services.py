@@ -19,6 +19,9 @@ dion_server = dion_fake.dion_server
 CLIENT_LINK = "https://mimic.bank.example/c/very-secret-token/"
 
 
+pytestmark = pytest.mark.usefixtures("english")
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 1_000.0

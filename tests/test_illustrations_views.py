@@ -18,6 +18,9 @@ from django.utils import timezone
 from illustrations.models import SHARE_SALT, Illustration, Product, ShareLink, ShareView
 
 
+pytestmark = pytest.mark.usefixtures("english")
+
+
 def form_data(products=None, **overrides) -> dict:
     products = (
         products if products is not None else [("Вклад", "15", "monthly", "low"), ("Фонд", "18", "yearly", "high")]

@@ -22,6 +22,9 @@ eager_celery = reports_support.eager_celery
 media_root = reports_support.media_root
 
 
+pytestmark = pytest.mark.usefixtures("english")
+
+
 @pytest.fixture(autouse=True)
 def fast_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

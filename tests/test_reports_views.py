@@ -24,10 +24,7 @@ from tests.reports_support import make_call
 EXPRESSION_ORDER = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral", "Contempt"]
 
 
-@pytest.fixture(autouse=True)
-def english(settings):
-    settings.LANGUAGE_CODE = "en"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
