@@ -201,3 +201,101 @@ def test_the_engine_writes_nothing_to_disk(engine, monkeypatch, tmp_path) -> Non
     monkeypatch.undo()
     assert opened == []
     assert list(tmp_path.iterdir()) == []
+
+
+# Coarse-to-fine detection: a half-size pass first, full size only when it finds no large enough face.
+
+
+@pytest.fixture
+def detector_passes(engine, monkeypatch) -> list[int | None]:
+    """The ``max_side`` of every detector run the engine makes (160: the coarse pass; None: full size)."""
+    calls: list[int | None] = []
+    real = engine.detector.detect
+
+    def spy(rgb, max_side=None):
+        calls.append(max_side)
+        return real(rgb, max_side)
+
+    monkeypatch.setattr(engine.detector, "detect", spy)
+    return calls
+
+
+def centred(factor: float) -> np.ndarray:
+    """A 320x240 frame with the CREMA-D actor scaled by ``factor`` in the middle of a plain wall."""
+    canvas = np.full((240, 320, 3), 100, np.uint8)
+    small = scaled(frame_rgb("HAP"), factor)
+    return paste(canvas, small, (320 - small.shape[1]) // 2, (240 - small.shape[0]) // 2)
+
+
+def test_a_fresh_frame_with_a_large_face_is_detected_on_the_half_size_copy_only(engine, detector_passes) -> None:
+    rgb = scaled(frame_rgb("HAP"), 2 / 3)  # 320x240, face about 90 px
+    full = engine.detector.detect(rgb)
+    detector_passes.clear()
+    result = engine.analyze_rgb(rgb)
+    assert detector_passes == [160]
+    assert result.face_found and result.flags == []
+    assert iou(full[0].box, np.array([result.box]))[0] > 0.85  # the coarse box frames the face like the full one
+
+
+def test_a_fresh_frame_whose_face_the_coarse_pass_misses_falls_back_to_full_size(engine, detector_passes) -> None:
+    rgb = centred(0.3)  # face about 41 px: too small for the 160 px copy, still classifiable at full size
+    assert engine.detector.detect(rgb, max_side=160) == []
+    detector_passes.clear()
+    result = engine.analyze_rgb(rgb)
+    assert detector_passes == [160, None]
+    assert result.face_found and result.probs is not None
+    assert 40 <= max(result.box[2] - result.box[0], result.box[3] - result.box[1]) < 60
+
+
+def test_a_small_face_found_by_the_coarse_pass_is_redetected_at_full_size(engine, detector_passes) -> None:
+    rgb = centred(0.45)  # face about 60 px: found by the coarse pass, but below the 80 px it trusts
+    coarse = engine.detector.detect(rgb, max_side=160)
+    assert len(coarse) == 1 and coarse[0].size < 80
+    full = engine.detector.detect(rgb)
+    detector_passes.clear()
+    faces = engine.detect(rgb)
+    assert detector_passes == [160, None]
+    assert [f.box for f in faces] == [f.box for f in full]
+
+
+def test_a_frame_without_a_face_pays_for_both_passes_and_finds_nothing(engine, detector_passes) -> None:
+    result = engine.analyze_rgb(np.full((240, 320, 3), 128, np.uint8))
+    assert detector_passes == [160, None]
+    assert result.flags == ["no_face"]
+
+
+def test_a_tracked_small_face_skips_the_coarse_pass(engine, detector_passes) -> None:
+    rgb = centred(0.45)
+    prev = engine.analyze_rgb(rgb).box
+    detector_passes.clear()
+    tracked = engine.analyze_rgb(rgb, prev_box=prev)
+    assert detector_passes == [None]
+    assert tracked.face_found and iou(prev, np.array([tracked.box]))[0] > 0.9
+
+
+def test_a_tracked_large_face_is_detected_on_the_half_size_copy(engine, detector_passes) -> None:
+    rgb = scaled(frame_rgb("NEU"), 2 / 3)
+    prev = engine.analyze_rgb(rgb).box
+    detector_passes.clear()
+    assert engine.analyze_rgb(rgb, prev_box=prev).face_found
+    assert detector_passes == [160]
+
+
+def test_the_baseline_engine_detects_fresh_frames_at_full_size_only(classifier_path) -> None:
+    baseline = Engine(classifier_path=classifier_path, coarse_fresh=False)
+    calls: list[int | None] = []
+    real = baseline.detector.detect
+    baseline.detector.detect = lambda rgb, max_side=None: calls.append(max_side) or real(rgb, max_side)
+    assert baseline.analyze_rgb(scaled(frame_rgb("HAP"), 2 / 3)).face_found
+    assert calls == [None]
+
+
+def test_coarse_and_full_detection_agree_on_the_client_in_real_frames(engine) -> None:
+    for name in ("HAP", "NEU", "ANG"):
+        for factor in (2 / 3, 4 / 3):  # 320x240 and 640x480
+            rgb = scaled(frame_rgb(name), factor)
+            chosen = engine.detect(rgb)
+            full = engine.detector.detect(rgb)
+            assert len(chosen) == len(full) == 1
+            assert iou(full[0].box, np.array([chosen[0].box]))[0] > 0.85
+            assert np.abs(chosen[0].landmarks - full[0].landmarks).max() < 0.05 * full[0].size
