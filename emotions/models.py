@@ -229,3 +229,23 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class DeadLetter(models.Model):
+    """A task message given up after killing or failing its worker too often (see emotions.tasks.ReliableTask).
+
+    Only identifiers are kept: never the task's arguments (a frame task carries the JPEG).
+    """
+
+    task_name = models.CharField(max_length=200)
+    task_id = models.CharField(max_length=64, unique=True)
+    call_id = models.UUIDField(null=True, blank=True, db_index=True)
+    seq = models.PositiveIntegerField(null=True, blank=True)
+    deliveries = models.PositiveIntegerField()
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.task_id} ({self.deliveries} deliveries)"

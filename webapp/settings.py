@@ -119,7 +119,8 @@ REDIS_URL = os.getenv("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis, but a Redis outage pauses the sockets instead of closing them (emotions/layers.py).
+            "BACKEND": "emotions.layers.ResilientRedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
         }
     }
@@ -142,9 +143,31 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "600")
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "660")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", "3600")}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", "3600"),
+    # How often a worker looks for messages of dead workers past the visibility timeout (kombu: 10 s x 10).
+    "unacked_restore_interval": envint("CELERY_UNACKED_RESTORE_INTERVAL", "10"),
+    "unacked_restore_throttle": envint("CELERY_UNACKED_RESTORE_THROTTLE", "10"),
+    # A publish to a vanished broker fails instead of hanging (then the frame is dropped as "paused").
+    "socket_timeout": 5,
+    "socket_connect_timeout": 2,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Reliability (docs/benchmarks.md "Reliability"): a message that kills its worker this many times is
+# dead-lettered (emotions.models.DeadLetter, webapp.celery.ReliableTask) instead of looping; frame tasks
+# have short time limits. The visibility timeout above must stay longer than the longest task (660 s).
+MIMIC_TASK_MAX_DELIVERIES = envint("MIMIC_TASK_MAX_DELIVERIES", "3")
+# Frame tasks are acks-late too: a worker crash redelivers them (stale ones are then dropped and counted).
+MIMIC_FRAME_ACKS_LATE = envbool("MIMIC_FRAME_ACKS_LATE", "True")
+MIMIC_FRAME_SOFT_TIME_LIMIT = envint("MIMIC_FRAME_SOFT_TIME_LIMIT", "20")
+MIMIC_FRAME_TIME_LIMIT = envint("MIMIC_FRAME_TIME_LIMIT", "30")
+# Backpressure: frames are dropped (counted, "backpressure") while this many wait in the queue.
+MIMIC_QUEUE_MAX_DEPTH = envint("MIMIC_QUEUE_MAX_DEPTH", "20")
+# How long a worker trusts a call's open/consented state (the write itself re-checks under a row lock).
+MIMIC_CALL_STATE_CACHE_MS = envint("MIMIC_CALL_STATE_CACHE_MS", "1000")
+# Daphne probes Redis and the database this often while sockets are open ("analysis paused").
+MIMIC_HEALTH_PROBE_MS = envint("MIMIC_HEALTH_PROBE_MS", "1000")
 CELERY_BEAT_SCHEDULE = {
     "end-idle-calls": {"task": "emotions.tasks.end_idle_calls", "schedule": 30.0},
 }

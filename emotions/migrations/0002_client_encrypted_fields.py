@@ -33,7 +33,6 @@ def decrypt_existing(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("emotions", "0001_initial"),
     ]
