@@ -57,7 +57,7 @@ format: setup
 	$(VENV)/bin/ruff format .
 
 audit: setup
-	$(VENV)/bin/pip-audit -r requirements.in -r requirements-dev.in --disable-pip --no-deps || $(VENV)/bin/pip-audit
+	bin/audit-deps
 
 bench: setup
 	$(PY) bench/inference.py

@@ -27,12 +27,14 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 from django.http.request import validate_host
 from django.utils import timezone
 
 from emotions import capture
 from emotions.analytics import Smoother, negative_share
 from emotions.capture import CloseCode
+from emotions.health import health, queue_depth
 from emotions.labels import EXPRESSIONS, VALENCE_BY_INDEX
 from emotions.live import end_call, feedback_url, group_name, manager_group_name
 from emotions.models import Call, CallStatus, Consent, EmotionSample
@@ -111,8 +113,12 @@ class _CallSocket(AsyncWebsocketConsumer):
         self.skew_ms: int | None = None
         self.started_ms = int((self.call.started_at or timezone.now()).timestamp() * 1000)
         self.last_touch = 0.0
+        self.paused_drops = 0
         self.watchdog = asyncio.create_task(self.watch_idle())
         await self.send_json(await self.hello())
+        health.subscribe(self.on_health)
+        if health.down:
+            await self.on_health(health.down)
 
     async def authorize(self) -> int | None:
         raise NotImplementedError
@@ -121,6 +127,7 @@ class _CallSocket(AsyncWebsocketConsumer):
         raise NotImplementedError
 
     async def disconnect(self, code: int) -> None:
+        health.unsubscribe(self.on_health)
         if self.watchdog is not None:
             self.watchdog.cancel()
         if self.joined:
@@ -182,24 +189,66 @@ class _CallSocket(AsyncWebsocketConsumer):
             if len(self.rate_drops) > MAX_RATE_DROPS:
                 await self.close(CloseCode.RATE_ABUSE)
             return
+        if health.down:
+            # Redis or the database is down: the frame could not be analysed or stored; counted, not queued.
+            await self.drop_paused(seq)
+            return
+        if await queue_depth.get() >= settings.MIMIC_QUEUE_MAX_DEPTH:
+            # Backpressure: the workers are behind; queueing more would only raise everyone's latency.
+            await self.drop(seq, "backpressure")
+            return
         now_ms = int(time.time() * 1000)
         if self.skew_ms is None:
             self.skew_ms = now_ms - capture_ms
         offset_ms = max(0, capture_ms + self.skew_ms - self.started_ms)
         stored_seq = seq + (capture.MANAGER_SEQ_BASE if self.role == "manager" else 0)
         # .delay is blocking I/O (and, embedded, runs the whole analysis): never on the event loop.
-        await sync_to_async(_enqueue, thread_sensitive=False)(
-            str(self.call_id), stored_seq, offset_ms, data[capture.HEADER_BYTES :], now_ms
-        )
+        try:
+            await sync_to_async(_enqueue, thread_sensitive=False)(
+                str(self.call_id), stored_seq, offset_ms, data[capture.HEADER_BYTES :], now_ms
+            )
+        except _BROKER_ERRORS as exc:
+            log.warning("enqueue failed for call %s: %s", self.call_id, type(exc).__name__)
+            await health.mark_down("redis")
+            await self.drop_paused(seq)
+            return
         self.counts["accepted"] += 1
         await self.send_json({"t": "ack", "seq": seq})
         if now - self.last_touch >= min(5.0, settings.MIMIC_IDLE_END_SECONDS / 4):
             self.last_touch = now
             await self.touch()
 
+    async def touch(self) -> None:
+        try:
+            await self._touch()
+        except DatabaseError:
+            await health.mark_down("database")
+
     @database_sync_to_async
-    def touch(self) -> None:
+    def _touch(self) -> None:
         Call.objects.filter(pk=self.call_id).update(last_frame_at=timezone.now())
+
+    async def drop_paused(self, seq: int) -> None:
+        self.paused_drops += 1
+        await self.drop(seq, "paused")
+
+    # --- outages ----------------------------------------------------------------------------------
+    async def on_health(self, down: frozenset[str]) -> None:
+        """Redis or the database went away or came back (emotions.health)."""
+        if down:
+            await self.send_json({"t": "paused", "services": sorted(down)})
+            return
+        # Back: a restarted Redis has forgotten the groups; join them again (idempotent).
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.send_json({"t": "resumed"})
+        if self.paused_drops:
+            # The manager's page counts the frames this socket dropped during the pause.
+            await self.channel_layer.group_send(
+                manager_group_name(self.call_id),
+                {"type": "frames.dropped", "reason": "paused", "count": self.paused_drops, "role": self.role},
+            )
+            self.paused_drops = 0
 
     # --- ending ---------------------------------------------------------------------------------
     async def watch_idle(self) -> None:
@@ -208,7 +257,10 @@ class _CallSocket(AsyncWebsocketConsumer):
         try:
             while True:
                 await asyncio.sleep(period)
-                await self.end_if_idle()
+                try:
+                    await self.end_if_idle()
+                except DatabaseError:
+                    pass  # the database is down; the health monitor shows the pause
         except asyncio.CancelledError:
             pass
 
@@ -229,14 +281,34 @@ class _CallSocket(AsyncWebsocketConsumer):
     async def frame_dropped(self, event: dict) -> None:
         pass
 
+    async def frames_dropped(self, event: dict) -> None:
+        pass
+
     async def call_report(self, event: dict) -> None:
         pass
+
+
+def _broker_errors() -> tuple[type[BaseException], ...]:
+    from kombu.exceptions import OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (OperationalError, RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+
+
+_BROKER_ERRORS = _broker_errors()
 
 
 def _enqueue(call_id: str, seq: int, offset_ms: int, jpeg: bytes, queued_ms: int) -> None:
     from emotions.tasks import analyze_frame
 
-    analyze_frame.delay(call_id, seq, offset_ms, base64.b64encode(jpeg).decode("ascii"), queued_ms)
+    # No publish retries: during a Redis outage the frame is dropped (and counted) at once, not held.
+    analyze_frame.apply_async(
+        (call_id, seq, offset_ms, base64.b64encode(jpeg).decode("ascii"), queued_ms),
+        # Celery logs and events show argsrepr instead of the arguments: never the frame.
+        argsrepr=f"({call_id!r}, {seq}, {offset_ms}, '<jpeg {len(jpeg)} bytes>', {queued_ms})",
+        retry=False,
+    )
 
 
 class ClientCaptureConsumer(_CallSocket):
@@ -379,6 +451,10 @@ class ManagerLiveConsumer(_CallSocket):
 
     async def frame_dropped(self, event: dict) -> None:
         await self.send_json({"t": "drop", "seq": event["seq"], "reason": event["reason"], "stage": "worker"})
+
+    async def frames_dropped(self, event: dict) -> None:
+        if event["role"] != self.role:  # this socket's own drops were already answered one by one
+            await self.send_json({"t": "drops", "reason": event["reason"], "count": event["count"], "stage": "client"})
 
     async def call_ended(self, event: dict) -> None:
         await self.send_json({"t": "ended", "reason": event["reason"]})

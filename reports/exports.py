@@ -6,8 +6,8 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 
-# A leading = + - @ (or tab / carriage return) makes Excel and LibreOffice evaluate the cell.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A leading = + - @ (or tab / line break) makes Excel and LibreOffice evaluate the cell.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def safe_cell(value: object) -> object:

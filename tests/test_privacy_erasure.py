@@ -112,6 +112,24 @@ def test_erasure_deletes_every_row_and_file_and_leaves_a_tombstone(
     assert AuditEvent.objects.count() == audit_before + 1  # earlier audit rows survive
 
 
+def test_the_admin_delete_button_erases_with_a_tombstone_and_bulk_delete_is_gone(
+    admin_client, admin_user, manager, media, django_capture_on_commit_callbacks
+):
+    world = build_world(manager, with_file=True)
+    client_id = str(world["client"].pk)
+    changelist = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert 'value="delete_selected"' not in changelist and 'value="erase_client_data"' in changelist
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:emotions_client_delete", args=[client_id]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Client.objects.filter(pk=client_id).exists()
+    assert not EmotionSample.objects.filter(call__client_id=client_id).exists()
+    assert not (media / world["recording"].file.name).exists()
+    tombstone = AuditEvent.objects.get(action=AuditAction.CLIENT_ERASED)
+    assert (tombstone.object_id, tombstone.actor) == (client_id, admin_user)
+
+
 def test_a_manager_cannot_run_the_admin_actions(client, manager):
     world = build_world(manager)
     client.force_login(manager)
