@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from illustrations.models import SHARE_SALT, Illustration, Product, ShareLink, ShareView
 
-
 pytestmark = pytest.mark.usefixtures("english")
 
 

@@ -97,9 +97,7 @@ def test_formula_starts_are_neutralised(value):
     assert cell.startswith("'") and cell[1:] == value
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"), [(-5, -5), (3.5, 3.5), (None, ""), ("Анна", "Анна"), (True, "yes")]
-)
+@pytest.mark.parametrize(("value", "expected"), [(-5, -5), (3.5, 3.5), (None, ""), ("Анна", "Анна"), (True, "yes")])
 def test_ordinary_values_pass_unchanged(value, expected):
     assert safe_cell(value) == expected
 
