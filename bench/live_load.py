@@ -12,6 +12,13 @@ running), on a private Celery queue. ``--url`` uses a running server instead (it
 database named by DATABASE_URL, where the script creates its calls).
 
     python bench/live_load.py --calls 10 --fps 2 --seconds 30 [--json]
+    python bench/live_load.py --soak [--calls 100 --fps 2 --seconds 600]   # resources over time
+    python bench/live_load.py --breaking-point [--step-seconds 20]         # step calls until it breaks
+
+Soak: every ``--sample-seconds`` the RSS of daphne and of the workers (process trees, /proc), the
+database connections (pg_stat_activity), the queue depth (Redis LLEN) and the p95 latency of the
+scores of the last minute. Breaking point: 1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64 calls at ``--fps``
+until p95 > 250 ms or drops > 1 %; it reports which limit broke first and the drop reasons.
 """
 
 from __future__ import annotations
@@ -130,6 +137,7 @@ class Stats:
         self.scored = 0
         self.dropped: Counter[str] = Counter()
         self.settled: set[tuple[str, int]] = set()
+        self.scored_at: list[float] = []  # perf_counter of each score, parallel to latencies
 
 
 async def run_call(call_id, token, cookie, base, fps, seconds, frames, stats: Stats, max_unacked=8) -> None:
@@ -152,6 +160,7 @@ async def run_call(call_id, token, cookie, base, fps, seconds, frames, stats: St
         if reason is None:
             stats.scored += 1
             stats.latencies.append((time.perf_counter() - stats.sent[key]) * 1000)
+            stats.scored_at.append(time.perf_counter())
         else:
             stats.dropped[reason] += 1
 
@@ -205,6 +214,136 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
 
 
+def rss_mb(pids: list[int]) -> float:
+    """Resident memory of these processes and all their children, MiB."""
+    total, seen, todo = 0, set(), list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            todo += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return round(total / 1024, 1)
+
+
+def sample_resources(server_pid: int, worker_pid: int, queue: str, stats: Stats, t0: float) -> dict:
+    import redis
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        db_conns = cursor.fetchone()[0]
+    depth = redis.Redis.from_url(os.environ["REDIS_URL"]).llen(queue)
+    now = time.perf_counter()
+    recent = [lat for lat, at in zip(stats.latencies, stats.scored_at, strict=False) if at > now - 60]
+    return {
+        "t_s": round(now - t0),
+        "daphne_rss_mb": rss_mb([server_pid]),
+        "workers_rss_mb": rss_mb([worker_pid]),
+        "db_connections": db_conns,
+        "queue_depth": depth,
+        "p95_last_min_ms": round(percentile(recent, 95), 1),
+        "scored": stats.scored,
+        "dropped": sum(stats.dropped.values()),
+    }
+
+
+def run_step(calls_n: int, fps: int, seconds: float, base: str, frames: list[bytes], procs, sampler=None) -> dict:
+    """One load level on a running stack: fresh calls, then the usual figures."""
+    calls, cookie = create_calls(calls_n, fps)
+    stats = Stats()
+    pids = [p.process.pid for p in procs]
+    cpu0, busy0, wall0 = cpu_times(pids), machine_busy(), time.perf_counter()
+
+    async def run_all() -> None:
+        jobs = [run_call(cid, tok, cookie, base, fps, seconds, frames, stats) for cid, tok in calls]
+        if sampler is not None:
+            jobs.append(sampler(stats))
+        await asyncio.gather(*jobs)
+
+    asyncio.run(run_all())
+    wall = time.perf_counter() - wall0
+    cpu1, busy1 = cpu_times(pids), machine_busy()
+    sent = len(stats.sent)
+    dropped = sum(stats.dropped.values())
+    return {
+        "calls": calls_n,
+        "fps": fps,
+        "frames_sent": sent,
+        "frames_scored": stats.scored,
+        "frames_dropped": dict(stats.dropped),
+        "drop_pct": round(100 * dropped / max(sent, 1), 2),
+        "frames_unaccounted": sent - stats.scored - dropped,
+        "p50_ms": round(percentile(stats.latencies, 50), 1),
+        "p95_ms": round(percentile(stats.latencies, 95), 1),
+        "server_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1),
+        "machine_busy_pct": round(100 * (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1), 1),
+    }
+
+
+def main_modes(args, env: dict[str, str]) -> None:
+    """--soak and --breaking-point: one stack started here, several load levels or one long one."""
+    import subprocess
+
+    ensure_database(env["DATABASE_URL"])
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0", "--skip-checks"], cwd=REPO,
+                   env={**os.environ, **env}, check=True)  # fmt: skip
+    setup_django(env)
+    from tests.servers import CeleryWorker, DaphneServer
+
+    frames = load_frames()
+    worker = CeleryWorker(env=env, queue=env["CELERY_QUEUE"], pool="prefork", concurrency=args.workers).start()
+    server = DaphneServer(env={**env}).start()
+    procs = [worker, server]
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    out: dict = {"workers": args.workers, "loadavg_before": load}
+    try:
+        if args.soak:
+            samples: list[dict] = []
+            t0 = time.perf_counter()
+
+            async def sampler(stats: Stats) -> None:
+                while time.perf_counter() - t0 < args.seconds + 5:
+                    await asyncio.sleep(args.sample_seconds)
+                    row = await asyncio.to_thread(
+                        sample_resources, server.process.pid, worker.process.pid, env["CELERY_QUEUE"], stats, t0
+                    )
+                    samples.append(row)
+                    print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+
+            out["soak"] = run_step(args.calls, args.fps, args.seconds, server.url, frames, procs, sampler)
+            out["samples"] = samples
+        else:
+            steps = []
+            for n in (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64):
+                row = run_step(n, args.fps, args.step_seconds, server.url, frames, procs)
+                row["queue_depth_after"] = sample_resources(
+                    server.process.pid, worker.process.pid, env["CELERY_QUEUE"], Stats(), 0
+                )["queue_depth"]
+                steps.append(row)
+                print(f"{n:>4} calls x {args.fps} fps: p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms, "
+                      f"drops {row['drop_pct']} % {row['frames_dropped']}, srv CPU {row['server_cpu_pct']} %, "
+                      f"busy {row['machine_busy_pct']} %", flush=True)  # fmt: skip
+                broke = [what for what, bad in (("p95 > 250 ms", row["p95_ms"] > 250), ("drops > 1 %",
+                         row["drop_pct"] > 1)) if bad]  # fmt: skip
+                if broke:
+                    out["breaks_at"] = {"calls": n, "fps": args.fps, "first": broke}
+                    break
+            out["steps"] = steps
+    finally:
+        for proc in procs:
+            proc.stop()
+    out["loadavg_after"] = Path("/proc/loadavg").read_text().split()[:3]
+    if args.json:
+        print(json.dumps(out))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=10)
@@ -213,7 +352,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="Celery worker processes")
     parser.add_argument("--url", help="a running server (shares DATABASE_URL); default: start one")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--soak", action="store_true", help="long run at --calls x --fps; resources over time")
+    parser.add_argument("--breaking-point", action="store_true", help="step the calls until p95 or drops break")
+    parser.add_argument("--step-seconds", type=float, default=20)
+    parser.add_argument("--sample-seconds", type=float, default=30)
     args = parser.parse_args()
+    if args.soak and "--calls" not in sys.argv:
+        args.calls = 100
+    if args.soak and "--seconds" not in sys.argv:
+        args.seconds = 600
 
     env = {
         "DATABASE_URL": os.environ.get("DATABASE_URL", DEFAULT_DB),
@@ -223,6 +370,9 @@ def main() -> None:
         # Workers keep their PostgreSQL connection between tasks (0 would reconnect for every frame).
         "DB_CONN_MAX_AGE": os.environ.get("DB_CONN_MAX_AGE", "600"),
     }
+    if args.soak or args.breaking_point:
+        main_modes(args, env)
+        return
     procs = []
     if not args.url:
         import subprocess

@@ -24,6 +24,7 @@ const socket = new LiveSocket({
   fps: Number(root.dataset.fps) || 2,
   onState: (state, code) => {
     if (state === "open") statusLine.textContent = t.connected;
+    if (state === "reconnecting" || state === "closed") showPaused(null); // the next hello tells again
     else if (state === "reconnecting") statusLine.textContent = t.reconnecting;
     else if (state === "closed" && code !== 4012 && code !== 4011) statusLine.textContent = `${t.disconnected} (${code})`;
   },
@@ -45,10 +46,16 @@ function handle(msg) {
       showScore(msg);
       break;
     case "drop":
-      if (msg.stage) {
-        droppedCount += 1;
-        dropped.textContent = `${t.dropped}: ${droppedCount}`;
-      }
+      if (msg.stage) countDropped(1);
+      break;
+    case "drops": // frames the client's socket dropped while analysis was paused
+      countDropped(msg.count || 0);
+      break;
+    case "paused":
+      showPaused(msg.services || []);
+      break;
+    case "resumed":
+      showPaused(null);
       break;
     case "consent":
       setConsent(msg.state);
@@ -62,6 +69,18 @@ function handle(msg) {
       finish(msg.url, t.ended);
       break;
   }
+}
+
+function countDropped(n) {
+  droppedCount += n;
+  dropped.textContent = `${t.dropped}: ${droppedCount}`;
+}
+
+// Redis or the database is down (services: ["redis"], ["database"]); null when it is back.
+function showPaused(services) {
+  const banner = $("paused");
+  banner.hidden = !services;
+  banner.dataset.services = services ? services.join(",") : "";
 }
 
 function setConsent(state) {

@@ -2,7 +2,9 @@
 // streams downsampled JPEG frames in the binary format of emotions/capture.py:
 //   uint32 seq (big-endian) | uint64 capture ms (big-endian, Date.now()) | JPEG bytes
 // Every frame gets one reply ({t:"ack"} or {t:"drop"}); frames without a reply are kept and
-// resent after a reconnect, so nothing sent is lost and the server stores each seq once.
+// resent after a reconnect, so nothing sent is lost and the server stores each seq once; a restarted
+// server (daphne) is just another reconnect: the same seqs go again, the counter goes on.
+// While the server reports "paused" (Redis or the database down) frames are counted and not sent.
 
 export const FINAL_CLOSE_CODES = new Set([4001, 4003, 4004, 4009, 4010, 4011, 4012, 4400, 4429]);
 const HEADER_BYTES = 12;
@@ -23,7 +25,8 @@ export class LiveSocket {
     this.onState = onState || (() => {});
     this.nextSeq = 0;
     this.unacked = new Map(); // seq -> message bytes, until the server replies
-    this.counters = { captured: 0, sent: 0, acked: 0, resent: 0, droppedBackpressure: 0, droppedServer: {} };
+    this.counters = { captured: 0, sent: 0, acked: 0, resent: 0, droppedBackpressure: 0, droppedPaused: 0, droppedServer: {} };
+    this.paused = false; // the server said Redis or the database is down: frames would only be dropped
     this.attempt = 0;
     this.closedFor = null; // a final close code: never reconnect
     this.source = null;
@@ -72,8 +75,13 @@ export class LiveSocket {
     } catch {
       return;
     }
-    if (msg.t === "hello") {
+    if (msg.t === "paused") {
+      this.paused = true;
+    } else if (msg.t === "resumed") {
+      this.paused = false;
+    } else if (msg.t === "hello") {
       this.attempt = 0;
+      this.paused = false;
       // A reloaded page continues after what the server stored; an ongoing one keeps its own counter.
       this.nextSeq = Math.max(this.nextSeq, msg.next_seq || 0);
     } else if (msg.t === "ack" && this.unacked.delete(msg.seq)) {
@@ -112,6 +120,11 @@ export class LiveSocket {
   tick() {
     const video = this.source;
     if (!video || video.readyState < 2 || !video.videoWidth) return;
+    if (this.paused) {
+      // Analysis paused on the server: not even encoded; counted, never silently lost.
+      this.counters.droppedPaused += 1;
+      return;
+    }
     if (this.unacked.size >= this.maxUnacked || this.encoding) {
       // Backpressure: the newest frame is the one not taken; counted, never silently lost.
       this.counters.droppedBackpressure += 1;

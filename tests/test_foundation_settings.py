@@ -41,7 +41,7 @@ def test_with_database_and_redis_urls_it_runs_on_the_real_services():
         {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/mimic", "REDIS_URL": "redis://127.0.0.1:6379/0"}
     )
     assert s["db"] == "django.db.backends.postgresql"
-    assert s["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert s["layer"] == "emotions.layers.ResilientRedisChannelLayer"
     assert s["eager"] is False
     assert s["broker"] == "redis://127.0.0.1:6379/0"
 
@@ -68,6 +68,10 @@ def test_the_compose_file_runs_the_production_shape():
     assert set(services) >= {"postgres", "redis", "migrate", "web", "worker", "beat"}
     assert services["postgres"]["image"].startswith("postgres:16")
     assert services["redis"]["image"].startswith("redis:7")
+    # Frames pass through the broker: Redis must never write them to disk.
+    redis_command = services["redis"]["command"]
+    assert redis_command[redis_command.index("--appendonly") + 1] == "no"
+    assert redis_command[redis_command.index("--save") + 1] == ""
     for name in ("postgres", "redis"):
         assert services[name]["healthcheck"]["test"]
     for name in ("migrate", "web", "worker", "beat"):

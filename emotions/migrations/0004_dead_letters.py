@@ -5,25 +5,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('emotions', '0003_live_calls_consent_notifications'),
+        ("emotions", "0003_live_calls_consent_notifications"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DeadLetter',
+            name="DeadLetter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task_name', models.CharField(max_length=200)),
-                ('task_id', models.CharField(max_length=64, unique=True)),
-                ('call_id', models.UUIDField(blank=True, db_index=True, null=True)),
-                ('seq', models.PositiveIntegerField(blank=True, null=True)),
-                ('deliveries', models.PositiveIntegerField()),
-                ('created', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("task_name", models.CharField(max_length=200)),
+                ("task_id", models.CharField(max_length=64, unique=True)),
+                ("call_id", models.UUIDField(blank=True, db_index=True, null=True)),
+                ("seq", models.PositiveIntegerField(blank=True, null=True)),
+                ("deliveries", models.PositiveIntegerField()),
+                ("created", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['-created'],
+                "ordering": ["-created"],
             },
         ),
     ]
