@@ -19,13 +19,15 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.http.request import validate_host
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+# WeasyPrint reports every step at INFO (even parsing its own stylesheets on import), and the root
+# logger is at INFO: quiet it before the import.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
+from weasyprint import HTML  # noqa: E402
+from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
 
 _MAX_RESOURCE_BYTES = 10 * 1024 * 1024
-
-# WeasyPrint reports every rendering step at INFO; the root logger is at INFO in production.
-logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 
 class UnsafeURL(ValueError):
