@@ -14,6 +14,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection
 
+from webapp.celery import app as celery_app
+
 log = logging.getLogger(__name__)
 
 Listener = Callable[[frozenset[str]], Awaitable[None]]
@@ -131,7 +133,8 @@ class QueueDepth:
             self.loop = loop
             self._redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
         try:
-            self.value = int(await self._redis.llen(settings.CELERY_TASK_DEFAULT_QUEUE))
+            # The queue frames are actually sent to (the app's, which a deployment or test may route).
+            self.value = int(await self._redis.llen(celery_app.conf.task_default_queue))
         except Exception:  # noqa: BLE001 - the enqueue itself will fail and report the outage
             self._redis = None
         self.at = now

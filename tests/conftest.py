@@ -7,6 +7,7 @@ outsider is a manager from another team, whom the supervisor must not see.
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
 from django.conf import settings
@@ -20,6 +21,32 @@ PASSWORD = "correct-horse-battery"
 # Celery processes that tests start read the variable (webapp/settings.py).
 os.environ["MIMIC_TEST_FAST_HASHER"] = "1"
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_celery_queue():
+    """With REDIS_URL, this test session sends tasks to a queue of its own, never to a deployment's."""
+    if not settings.REDIS_URL:
+        yield None
+        return
+    import redis
+
+    from webapp.celery import app
+
+    queue = f"tests-{uuid.uuid4().hex[:12]}"
+    previous, app.conf.task_default_queue = app.conf.task_default_queue, queue
+    yield queue
+    app.conf.task_default_queue = previous
+    redis.Redis.from_url(settings.REDIS_URL).delete(queue)
+
+
+@pytest.fixture(autouse=True)
+def empty_celery_queue(private_celery_queue):
+    """Tasks that a test queued without a worker must not count as backlog in the next test."""
+    if private_celery_queue:
+        import redis
+
+        redis.Redis.from_url(settings.REDIS_URL).delete(private_celery_queue)
 
 
 @pytest.fixture
