@@ -94,3 +94,12 @@ def manager_client(client, manager):
 def english(settings):
     """Pages in English, for tests that compare messages (the default language is Russian)."""
     settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture
+def browser():
+    """Real Chromium (tests/browser.py)."""
+    from tests.browser import chromium
+
+    with chromium() as launched:
+        yield launched

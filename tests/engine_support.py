@@ -22,45 +22,11 @@ def shared_data_dir() -> Path:
     return Path(os.environ.get("MIMIC_SHARED_DATA", repo.parent / "shared" / "data"))
 
 
-def random_classifier(path: Path) -> Path:
-    """A random-weight ONNX with the classifier's contract: input [N,1,48,48] -> probs [N,8] softmax."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(0)
-    weights = [
-        numpy_helper.from_array(rng.normal(0, 0.5, (16, 1, 3, 3)).astype(np.float32), "w1"),
-        numpy_helper.from_array(np.zeros(16, np.float32), "b1"),
-        numpy_helper.from_array(rng.normal(0, 1.0, (16, 8)).astype(np.float32), "w2"),
-        numpy_helper.from_array(np.zeros(8, np.float32), "b2"),
-    ]
-    nodes = [
-        helper.make_node("Conv", ["input", "w1", "b1"], ["c1"], strides=[2, 2], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c1"], ["r1"]),
-        helper.make_node("GlobalAveragePool", ["r1"], ["g"]),
-        helper.make_node("Flatten", ["g"], ["f"]),
-        helper.make_node("Gemm", ["f", "w2", "b2"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "random_expression",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 48, 48])],
-        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", 8])],
-        weights,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
-
-
 @pytest.fixture(scope="session")
-def classifier_path(tmp_path_factory) -> Path:
-    """The trained classifier when it is in the repo, else a random one of the same contract."""
-    if REAL_CLASSIFIER.exists():
-        return REAL_CLASSIFIER
-    return random_classifier(tmp_path_factory.mktemp("models") / "random_expression.onnx")
+def classifier_path() -> Path:
+    """The trained classifier that ships in the repo."""
+    assert REAL_CLASSIFIER.exists(), f"{REAL_CLASSIFIER} is missing: it ships with the project"
+    return REAL_CLASSIFIER
 
 
 @pytest.fixture(scope="session")

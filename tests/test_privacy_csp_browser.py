@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -15,15 +14,6 @@ from tests.privacy_world import build_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # Collects violations in the page itself (the event fires for blocked scripts, styles, frames...).
 WATCH = """
@@ -34,20 +24,13 @@ document.addEventListener('securitypolicyviolation', e => window.__csp.push(
 
 
 @pytest.fixture
-def page(live_server) -> Iterator:
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists("/usr/bin/chromium"):
-        pytest.skip("no /usr/bin/chromium")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="ru-RU")
-        context.add_init_script(WATCH)
-        page = context.new_page()
-        page.console_messages = []
-        page.on("console", lambda msg: page.console_messages.append(msg.text))
-        yield page
-        browser.close()
+def page(live_server, browser) -> Iterator:
+    context = browser.new_context(locale="ru-RU")
+    context.add_init_script(WATCH)
+    page = context.new_page()
+    page.console_messages = []
+    page.on("console", lambda msg: page.console_messages.append(msg.text))
+    yield page
 
 
 def test_the_main_pages_load_without_csp_violations(page, live_server, manager):
