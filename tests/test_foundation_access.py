@@ -22,6 +22,17 @@ def test_a_manager_opens_their_own_call(client, manager):
     assert call.client.pseudonym in response.content.decode()
 
 
+def test_the_call_page_links_to_its_report(client, manager):
+    from emotions.analytics import summarize
+    from reports.models import CallReport
+
+    call = _call_for(manager)
+    CallReport.store(call, summarize([0, 500], [True, True], [[1, 0, 0, 0, 0, 0, 0, 0]] * 2))
+    client.force_login(manager)
+    page = client.get(reverse("emotions:call_detail", args=[call.id])).content.decode()
+    assert reverse("reports:call_report", args=[call.id]) in page
+
+
 def test_a_manager_gets_404_for_another_managers_call(client, manager, other_manager):
     foreign = _call_for(other_manager)
     client.force_login(manager)
