@@ -14,6 +14,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 CURRENT_VERSION = "2026-01"
 DEFAULT_LANGUAGE = "ru"
@@ -44,7 +45,8 @@ class ConsentText:
 
 def current_operator() -> str:
     """The operator's name and address (settings.MIMIC_OPERATOR); stored on each Consent with the text."""
-    return getattr(settings, "MIMIC_OPERATOR", "") or "The bank operating this portal"
+    # Set MIMIC_OPERATOR in a deployment; the placeholder is shown in the client's language.
+    return getattr(settings, "MIMIC_OPERATOR", "") or gettext("The bank operating this portal")
 
 
 _TEXTS: dict[tuple[str, str], dict] = {
