@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from emotions.consent import current_text
@@ -73,18 +73,12 @@ def send_after_commit(call_id: uuid.UUID | str, message: dict, managers_only: bo
 
 
 def report_url(call_id: uuid.UUID | str) -> str:
-    """The report page (reports app) if it exists yet, else the call page."""
-    try:
-        return reverse("reports:call_report", args=[call_id])
-    except NoReverseMatch:
-        return reverse("emotions:call_detail", args=[call_id])
+    return reverse("reports:call_report", args=[call_id])
 
 
-def feedback_url(token: str) -> str | None:
-    try:
-        return reverse("reports:client_feedback", args=[token])
-    except NoReverseMatch:
-        return None
+def feedback_url(token: str) -> str:
+    """Where the client's link leads once the call has ended: the short feedback form."""
+    return reverse("reports:client_feedback", args=[token])
 
 
 def start_call(call: Call) -> None:
