@@ -131,8 +131,7 @@ def temp_files_since(start: float) -> list[Path]:
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             # Other concurrent test sessions' own tmp_path trees, browser profiles and private Redis servers
-            # (an outage test runs one with appendonly on: its AOF holds that test's frames, which is why
-            # docs/privacy.md requires a broker without persistence) are not this run's.
+            # are not this run's.
             skip = ("pytest-of-", "playwright", ".org.chromium", "mimic-redis-")
             dirnames[:] = [d for d in dirnames if not d.startswith(skip)]
             for name in filenames:
