@@ -7,7 +7,8 @@ from django.urls import reverse
 from accounts.models import User
 from emotions.management.commands.seed_demo import DEMO_PASSWORD
 from emotions.models import Call, EmotionSample
-from reports.models import CallReport
+from illustrations.models import ShareView
+from reports.models import CallReport, ClientFeedback
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +37,10 @@ def test_demo_logins_work_and_pages_render(client):
     client.logout()
     assert client.login(username="svetlana", password=DEMO_PASSWORD)
     assert client.get(reverse("reports:dashboard")).status_code == 200
+    # The pilot pages have something to compare: client feedback and an opened, rated illustration.
+    assert ClientFeedback.objects.exists() and ShareView.objects.filter(rating__isnull=False).exists()
+    for name in ("reports:pilot", "reports:trends", "illustrations:pilot"):
+        assert client.get(reverse(name)).status_code == 200, name
     assert client.login(username="admin", password=DEMO_PASSWORD)
     assert client.get("/admin/emotions/call/").status_code == 200
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import numpy as np
 from django.core.management.base import BaseCommand
@@ -11,7 +12,8 @@ from accounts.models import Role, User
 from emotions.analytics import summarize
 from emotions.demo import synthetic_timeline
 from emotions.models import Call, CallSource, CallStatus, Client, EmotionSample
-from reports.models import CallReport
+from illustrations.models import Compounding, Illustration, Product, Risk, ShareLink, ShareView
+from reports.models import CallReport, ClientFeedback
 
 DEMO_PASSWORD = "mimic-demo-2026"
 DEMO_USERS = [
@@ -85,9 +87,64 @@ class Command(BaseCommand):
                     )
                     for i, (t, ok, p) in enumerate(zip(t_ms, found, probs, strict=True))
                 )
-                CallReport.store(call, summarize(t_ms, found, probs))
+                summary = summarize(t_ms, found, probs)
+                CallReport.store(call, summary)
+                if rng.random() < 0.7:  # most clients answer the feedback form
+                    self._feedback(rng, call, summary)
+        for manager in (users["anna"], users["boris"]):
+            self._illustration(rng, manager, now)
         self.stdout.write(self.style.SUCCESS(f"Demo data: {Call.objects.count()} calls."))
         self._print_logins()
+
+    def _feedback(self, rng: np.random.Generator, call: Call, summary: dict) -> None:
+        """A client's answer that mostly, not always, agrees with what the model saw."""
+        satisfaction = summary["satisfaction_pct"] or 0.0
+        rating = int(np.clip(round(1 + 4 * satisfaction / 100 + rng.normal(0, 0.7)), 1, 5))
+        upset = (len(summary["negative_episodes"]) >= 6 and rng.random() < 0.6) or rng.random() < 0.05
+        ClientFeedback.objects.create(
+            call=call,
+            rating=rating,
+            upset=upset,
+            upset_moment="когда обсуждали комиссию" if upset else "",
+            created=call.ended_at + timedelta(minutes=3),
+        )
+
+    def _illustration(self, rng: np.random.Generator, manager: User, now) -> None:
+        """One shared illustration per manager, opened a few times by the client."""
+        illustration = Illustration.objects.create(
+            manager=manager,
+            client_label="Игорь" if manager.username == "anna" else "Елена",
+            initial_amount=Decimal("1000000"),
+            monthly_topup=Decimal("10000"),
+            horizon_years=5,
+            created=now - timedelta(days=3),
+        )
+        products = [
+            ("Вклад «Надёжный»", "16.00", Compounding.MONTHLY, Risk.LOW),
+            ("Облигации ОФЗ", "14.50", Compounding.YEARLY, Risk.MEDIUM),
+            ("Фонд акций", "22.00", Compounding.YEARLY, Risk.HIGH),
+        ]
+        for position, (name, rate, compounding, risk) in enumerate(products):
+            Product.objects.create(
+                illustration=illustration,
+                position=position,
+                name=name,
+                rate_pct=Decimal(rate),
+                compounding=compounding,
+                risk=risk,
+            )
+        link = ShareLink.issue(illustration)
+        for k in range(5):
+            opened = now - timedelta(days=2, hours=k)
+            engaged = rng.random() < 0.8
+            ShareView.objects.create(
+                link=link,
+                opened_at=opened,
+                slider_at=opened + timedelta(seconds=20) if engaged else None,
+                understood_at=opened + timedelta(seconds=int(rng.integers(40, 150))),
+                rating=int(rng.choice([4, 5, 5])),
+                rated_at=opened + timedelta(minutes=3),
+            )
 
     def _print_logins(self) -> None:
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
