@@ -62,21 +62,30 @@ def load_frames(limit: int = 80) -> list[bytes]:
     return frames[:limit]
 
 
-def cpu_times(pids: list[int]) -> float:
-    """User + system seconds of these processes and their children (from /proc)."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    seen = set()
+def process_tree(pids: list[int]) -> list[int]:
+    """These processes and all their living descendants (from /proc)."""
+    seen: list[int] = []
     todo = list(pids)
     while todo:
         pid = todo.pop()
         if pid in seen:
             continue
-        seen.add(pid)
+        try:
+            todo += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+        seen.append(pid)
+    return seen
+
+
+def cpu_times(pids: list[int]) -> float:
+    """User + system seconds of these processes and their children (from /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in process_tree(pids):
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / tick
-            todo += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
         except (OSError, IndexError, ValueError):
             continue
     return total
@@ -216,17 +225,12 @@ def percentile(values: list[float], q: float) -> float:
 
 def rss_mb(pids: list[int]) -> float:
     """Resident memory of these processes and all their children, MiB."""
-    total, seen, todo = 0, set(), list(pids)
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
+    total = 0
+    for pid in process_tree(pids):
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
-            todo += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
         except (OSError, ValueError):
             continue
     return round(total / 1024, 1)

@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -20,7 +19,7 @@ from django.views.decorators.http import require_POST
 from dion import services, signing
 from dion.forms import MeetingLinkForm
 from dion.models import WebhookEvent
-from emotions.models import Call
+from emotions.views import _get_own_call
 
 logger = logging.getLogger(__name__)
 
@@ -28,15 +27,11 @@ MEETING_ENDED = "meeting.ended"
 EVENT_ID_KEEP = timedelta(days=1)
 
 
-def _get_open_call_for_manager(request: HttpRequest, call_id: uuid.UUID) -> Call:
-    """Only the call's own manager sets its meeting link; anyone else gets 404."""
-    return get_object_or_404(Call.objects.for_manager(request.user).select_related("client"), pk=call_id)
-
-
 @login_required
 @require_POST
 def meeting_link(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
-    call = _get_open_call_for_manager(request, call_id)
+    # Only the call's own manager sets its meeting link; anyone else gets 404.
+    call = _get_own_call(request, call_id)
     form = MeetingLinkForm(request.POST)
     if not call.is_open:
         messages.error(request, _("The call has ended; its meeting link can no longer change."))

@@ -140,16 +140,20 @@ def group_digits(value: Decimal, locale: str = "ru", places: int = 0) -> str:
     return sign + sep.join(groups) + (point + frac if frac else "")
 
 
+def _compact(value: Decimal, locale: str) -> str | None:
+    """``value`` abbreviated ("1,5 млн", "1.5M"), or None below the smallest abbreviation."""
+    lang = _lang(locale)
+    for threshold, suffix in _COMPACT[lang]:
+        if abs(value) >= threshold:
+            scaled = group_digits(Decimal(value) / threshold, locale, places=1)
+            return f"{scaled}{NBSP}{suffix}" if lang == "ru" else f"{scaled}{suffix}"
+    return None
+
+
 def format_money(value: Decimal, currency: str = "RUB", locale: str = "ru", compact: bool = False) -> str:
     symbol = CURRENCY_SYMBOLS.get(currency, currency)
     lang = _lang(locale)
-    number = None
-    if compact:
-        for threshold, suffix in _COMPACT[lang]:
-            if abs(value) >= threshold:
-                scaled = group_digits(Decimal(value) / threshold, locale, places=1)
-                number = f"{scaled}{NBSP}{suffix}" if lang == "ru" else f"{scaled}{suffix}"
-                break
+    number = _compact(value, locale) if compact else None
     if number is None:
         number = group_digits(value, locale)
     if lang == "ru":
@@ -168,13 +172,8 @@ def format_pct(value: Decimal | None, locale: str = "ru", signed: bool = True) -
     if value is None:
         return "—"
     lang = _lang(locale)
-    text = None
-    if abs(value) >= 10**6:  # 30 years at 100 %: "+326 857 348 479 %" helps nobody
-        for threshold, suffix in _COMPACT[lang]:
-            if abs(value) >= threshold:
-                scaled = group_digits(Decimal(value) / threshold, locale, places=1)
-                text = f"{scaled}{NBSP}{suffix}" if lang == "ru" else f"{scaled}{suffix}"
-                break
+    # 30 years at 100 %: "+326 857 348 479 %" helps nobody.
+    text = _compact(value, locale) if abs(value) >= 10**6 else None
     if text is None:
         text = group_digits(value, locale, places=1)
     if text.endswith((",0", ".0")):

@@ -103,3 +103,14 @@ def browser():
 
     with chromium() as launched:
         yield launched
+
+
+@pytest.fixture
+def media(tmp_path, settings):
+    """Uploaded files go to this test's own folder."""
+    settings.MEDIA_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    return tmp_path

@@ -18,16 +18,6 @@ CHANGELIST = "admin:emotions_client_changelist"
 
 
 @pytest.fixture
-def media(tmp_path, settings):
-    settings.MEDIA_ROOT = tmp_path
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
-    }
-    return tmp_path
-
-
-@pytest.fixture
 def admin_client(client, admin_user):
     client.force_login(admin_user)
     return client

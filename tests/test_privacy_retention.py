@@ -19,16 +19,6 @@ from tests.privacy_world import build_world
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def media(tmp_path, settings):
-    settings.MEDIA_ROOT = tmp_path
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
-    }
-    return tmp_path
-
-
 def test_every_rule_names_a_setting_with_a_positive_default():
     for rule in RETENTION_RULES:
         assert getattr(settings, rule.setting) > 0, rule
