@@ -14,6 +14,7 @@ database named by DATABASE_URL, where the script creates its calls).
     python bench/live_load.py --calls 10 --fps 2 --seconds 30 [--json]
     python bench/live_load.py --soak [--calls 100 --fps 2 --seconds 600]   # resources over time
     python bench/live_load.py --breaking-point [--step-seconds 20]         # step calls until it breaks
+    python bench/live_load.py --compare --calls 48 --seconds 30 [--rounds 2]  # before / per-frame / batched
 
 Soak: every ``--sample-seconds`` the RSS of daphne and of the workers (process trees, /proc), the
 database connections (pg_stat_activity), the queue depth (Redis LLEN) and the p95 latency of the
@@ -28,6 +29,7 @@ import asyncio
 import json
 import os
 import random
+import statistics
 import sys
 import time
 import uuid
@@ -89,6 +91,44 @@ def cpu_times(pids: list[int]) -> float:
         except (OSError, IndexError, ValueError):
             continue
     return total
+
+
+def service_pids() -> dict[str, list[int]]:
+    """The shared services' main processes: Redis (INFO) and the PostgreSQL postmaster (postmaster.pid)."""
+    import redis
+    from django.db import connection
+
+    pids: dict[str, list[int]] = {}
+    try:
+        pids["redis"] = [int(redis.Redis.from_url(os.environ["REDIS_URL"]).info("server")["process_id"])]
+    except Exception:  # noqa: BLE001 - a remote Redis: not measured
+        pids["redis"] = []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW data_directory")
+            data_dir = Path(cursor.fetchone()[0])
+        pids["postgres"] = [int((data_dir / "postmaster.pid").read_text().split()[0])]
+    except Exception:  # noqa: BLE001 - not a superuser, or a remote server: not measured
+        pids["postgres"] = []
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds per component over a run: daphne, workers, Redis, PostgreSQL and this load generator."""
+
+    def __init__(self, procs: dict[str, list[int]]) -> None:
+        self.procs = {**procs, **service_pids()}
+        self.start = self.read()
+
+    def read(self) -> dict[str, float]:
+        times = {name: cpu_times(pids) for name, pids in self.procs.items()}
+        times["load_generator"] = time.process_time()
+        return times
+
+    def percent(self, wall: float) -> dict[str, float]:
+        """% of one core per component since the start."""
+        end = self.read()
+        return {name: round(100 * (end[name] - self.start[name]) / wall, 1) for name in end}
 
 
 def machine_busy() -> tuple[float, float]:
@@ -258,56 +298,108 @@ def sample_resources(server_pid: int, worker_pid: int, queue: str, stats: Stats,
     }
 
 
-def run_step(calls_n: int, fps: int, seconds: float, base: str, frames: list[bytes], procs, sampler=None) -> dict:
+def run_step(calls_n: int, fps: int, seconds: float, stack: Stack, frames: list[bytes], sampler=None) -> dict:
     """One load level on a running stack: fresh calls, then the usual figures."""
+    from emotions.models import EmotionSample
+
     calls, cookie = create_calls(calls_n, fps)
     stats = Stats()
-    pids = [p.process.pid for p in procs]
-    cpu0, busy0, wall0 = cpu_times(pids), machine_busy(), time.perf_counter()
+    meter = CpuMeter(stack.pids)
+    busy0, wall0 = machine_busy(), time.perf_counter()
 
     async def run_all() -> None:
-        jobs = [run_call(cid, tok, cookie, base, fps, seconds, frames, stats) for cid, tok in calls]
+        jobs = [run_call(cid, tok, cookie, stack.url, fps, seconds, frames, stats) for cid, tok in calls]
         if sampler is not None:
             jobs.append(sampler(stats))
         await asyncio.gather(*jobs)
 
     asyncio.run(run_all())
     wall = time.perf_counter() - wall0
-    cpu1, busy1 = cpu_times(pids), machine_busy()
+    cpu, busy1 = meter.percent(wall), machine_busy()
     sent = len(stats.sent)
     dropped = sum(stats.dropped.values())
     return {
         "calls": calls_n,
         "fps": fps,
+        "seconds": seconds,
         "frames_sent": sent,
         "frames_scored": stats.scored,
         "frames_dropped": dict(stats.dropped),
         "drop_pct": round(100 * dropped / max(sent, 1), 2),
         "frames_unaccounted": sent - stats.scored - dropped,
+        "samples_stored": EmotionSample.objects.filter(call_id__in=[c for c, _ in calls]).count(),
         "p50_ms": round(percentile(stats.latencies, 50), 1),
         "p95_ms": round(percentile(stats.latencies, 95), 1),
-        "server_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1),
+        "max_ms": round(max(stats.latencies), 1) if stats.latencies else None,
+        "server_cpu_pct": round(cpu.get("daphne", 0) + cpu.get("workers", 0), 1),
+        "cpu_pct": cpu,
+        # CPU (all components, load generator included) per frame that reached a worker, ms
+        "cpu_ms_per_scored_frame": round(10 * sum(cpu.values()) * wall / max(stats.scored, 1), 2),
         "machine_busy_pct": round(100 * (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1), 1),
     }
 
 
-def main_modes(args, env: dict[str, str]) -> None:
-    """--soak and --breaking-point: one stack started here, several load levels or one long one."""
+class Stack:
+    """daphne (bin/serve) and a prefork Celery worker on a private queue, or a server given by --url."""
+
+    def __init__(self, env: dict[str, str], workers: int, url: str | None = None) -> None:
+        self.env, self.workers, self.url = env, workers, url
+        self.procs: list = []
+
+    def __enter__(self) -> Stack:
+        if self.url:
+            return self
+        from tests.servers import CeleryWorker, DaphneServer
+
+        self.worker = CeleryWorker(env=self.env, queue=self.env["CELERY_QUEUE"], pool="prefork",
+                                   concurrency=self.workers).start()  # fmt: skip
+        self.server = DaphneServer(env={**self.env}).start()
+        self.procs = [self.worker, self.server]
+        self.url = self.server.url
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.procs:
+            proc.stop()
+
+    @property
+    def pids(self) -> dict[str, list[int]]:
+        if not self.procs:
+            return {}
+        return {"daphne": [self.server.process.pid], "workers": [self.worker.process.pid]}
+
+
+def prepare(env: dict[str, str]) -> list[bytes]:
+    """The bench database (migrated), Django set up, and the frames to send."""
     import subprocess
 
     ensure_database(env["DATABASE_URL"])
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0", "--skip-checks"], cwd=REPO,
                    env={**os.environ, **env}, check=True)  # fmt: skip
     setup_django(env)
-    from tests.servers import CeleryWorker, DaphneServer
+    return load_frames()
 
-    frames = load_frames()
-    worker = CeleryWorker(env=env, queue=env["CELERY_QUEUE"], pool="prefork", concurrency=args.workers).start()
-    server = DaphneServer(env={**env}).start()
-    procs = [worker, server]
+
+def print_rows(rows: list[dict], label: str = "") -> None:
+    head = f"{'':<10} " if label else ""
+    print(f"{head}{'calls':>5} {'fps':>3} {'sent':>6} {'scored':>6} {'stored':>6} {'p50 ms':>7} {'p95 ms':>7} "
+          f"{'CPU ms/frame':>12} {'busy %':>6}  CPU % of a core: daphne/workers/redis/pg/loadgen; dropped")  # fmt: skip
+    for row in rows:
+        cpu = row["cpu_pct"]
+        parts = "/".join(str(cpu.get(k, "-")) for k in ("daphne", "workers", "redis", "postgres", "load_generator"))
+        name = f"{row.get('mode', ''):<10} " if label else ""
+        print(f"{name}{row['calls']:>5} {row['fps']:>3} {row['frames_sent']:>6} {row['frames_scored']:>6} "
+              f"{row['samples_stored']:>6} {row['p50_ms']:>7} {row['p95_ms']:>7} {row['cpu_ms_per_scored_frame']:>12} "
+              f"{row['machine_busy_pct']:>6}  {parts}; {row['frames_dropped']} unaccounted={row['frames_unaccounted']}",
+              flush=True)  # fmt: skip
+
+
+def main_modes(args, env: dict[str, str]) -> None:
+    """--soak and --breaking-point: one stack started here, several load levels or one long one."""
+    frames = prepare(env)
     load = Path("/proc/loadavg").read_text().split()[:3]
     out: dict = {"workers": args.workers, "loadavg_before": load}
-    try:
+    with Stack(env, args.workers) as stack:
         if args.soak:
             samples: list[dict] = []
             t0 = time.perf_counter()
@@ -316,36 +408,74 @@ def main_modes(args, env: dict[str, str]) -> None:
                 while time.perf_counter() - t0 < args.seconds + 5:
                     await asyncio.sleep(args.sample_seconds)
                     row = await asyncio.to_thread(
-                        sample_resources, server.process.pid, worker.process.pid, env["CELERY_QUEUE"], stats, t0
-                    )
+                        sample_resources, stack.server.process.pid, stack.worker.process.pid, env["CELERY_QUEUE"],
+                        stats, t0,
+                    )  # fmt: skip
                     samples.append(row)
                     print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
 
-            out["soak"] = run_step(args.calls, args.fps, args.seconds, server.url, frames, procs, sampler)
+            out["soak"] = run_step(args.calls, args.fps, args.seconds, stack, frames, sampler)
             out["samples"] = samples
         else:
             steps = []
-            for n in (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64):
-                row = run_step(n, args.fps, args.step_seconds, server.url, frames, procs)
+            for n in (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128):
+                row = run_step(n, args.fps, args.step_seconds, stack, frames)
                 row["queue_depth_after"] = sample_resources(
-                    server.process.pid, worker.process.pid, env["CELERY_QUEUE"], Stats(), 0
+                    stack.server.process.pid, stack.worker.process.pid, env["CELERY_QUEUE"], Stats(), 0
                 )["queue_depth"]
                 steps.append(row)
-                print(f"{n:>4} calls x {args.fps} fps: p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms, "
-                      f"drops {row['drop_pct']} % {row['frames_dropped']}, srv CPU {row['server_cpu_pct']} %, "
-                      f"busy {row['machine_busy_pct']} %", flush=True)  # fmt: skip
+                print_rows([row])
                 broke = [what for what, bad in (("p95 > 250 ms", row["p95_ms"] > 250), ("drops > 1 %",
                          row["drop_pct"] > 1)) if bad]  # fmt: skip
                 if broke:
                     out["breaks_at"] = {"calls": n, "fps": args.fps, "first": broke}
                     break
             out["steps"] = steps
-    finally:
-        for proc in procs:
-            proc.stop()
     out["loadavg_after"] = Path("/proc/loadavg").read_text().split()[:3]
     if args.json:
         print(json.dumps(out))
+
+
+# --compare: the same load on three server configurations, interleaved, each on a freshly started stack.
+COMPARE_MODES = {
+    # Celery >= 5.5 closing the database connection after every task, one task per frame (the shipped state
+    # before batching).
+    "before": {"CELERY_DB_REUSE_MAX": "0", "MIMIC_FRAME_BATCH_MS": "0"},
+    # Connections kept (CONN_MAX_AGE), still one task per frame.
+    "per-frame": {"MIMIC_FRAME_BATCH_MS": "0"},
+    # As shipped: connections kept and cross-call batches.
+    "batched": {},
+}
+
+
+def main_compare(args, env: dict[str, str]) -> None:
+    frames = prepare(env)
+    rows = []
+    for round_ in range(args.rounds):
+        for mode, overrides in COMPARE_MODES.items():
+            with Stack({**env, **overrides}, args.workers) as stack:
+                row = run_step(args.calls, args.fps, args.seconds, stack, frames)
+            row.update(mode=mode, round=round_ + 1)
+            rows.append(row)
+            print_rows([row], label="mode")
+    print()
+    print_rows(rows, label="mode")
+    summary = {}
+    for mode in COMPARE_MODES:
+        mine = [r for r in rows if r["mode"] == mode]
+        summary[mode] = {
+            key: statistics.median(r[key] for r in mine)
+            for key in ("p50_ms", "p95_ms", "cpu_ms_per_scored_frame", "drop_pct", "frames_scored")
+        }
+    base = summary["before"]["cpu_ms_per_scored_frame"]
+    print(f"\nmedians over {args.rounds} round(s) of {args.calls} calls x {args.fps} fps, {args.seconds:g} s:")
+    for mode, values in summary.items():
+        ratio = base / values["cpu_ms_per_scored_frame"] if values["cpu_ms_per_scored_frame"] else float("nan")
+        print(f"  {mode:<10} p50 {values['p50_ms']:>7} ms  p95 {values['p95_ms']:>7} ms  "
+              f"CPU {values['cpu_ms_per_scored_frame']:>6} ms/frame ({ratio:.2f}x less than before)  "
+              f"drops {values['drop_pct']} %")  # fmt: skip
+    if args.json:
+        print(json.dumps({"rows": rows, "medians": summary}))
 
 
 def main() -> None:
@@ -358,6 +488,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--soak", action="store_true", help="long run at --calls x --fps; resources over time")
     parser.add_argument("--breaking-point", action="store_true", help="step the calls until p95 or drops break")
+    parser.add_argument("--compare", action="store_true", help="before / per-frame / batched on the same load")
+    parser.add_argument("--rounds", type=int, default=1, help="--compare: rounds of the three modes")
     parser.add_argument("--step-seconds", type=float, default=20)
     parser.add_argument("--sample-seconds", type=float, default=30)
     args = parser.parse_args()
@@ -377,73 +509,17 @@ def main() -> None:
     if args.soak or args.breaking_point:
         main_modes(args, env)
         return
-    procs = []
-    if not args.url:
-        import subprocess
-
-        ensure_database(env["DATABASE_URL"])
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0", "--skip-checks"],
-            cwd=REPO,
-            env={**os.environ, **env},
-            check=True,
-        )
-    setup_django(env)
-    from tests.servers import CeleryWorker, DaphneServer
-
-    frames = load_frames()
-    calls, cookie = create_calls(args.calls, args.fps)
-    base = args.url
-    if not args.url:
-        worker = CeleryWorker(env=env, queue=env["CELERY_QUEUE"], pool="prefork", concurrency=args.workers).start()
-        server = DaphneServer(env={**env}).start()
-        procs = [worker, server]
-        base = server.url
-    pids = [p.process.pid for p in procs]
-    stats = Stats()
-    cpu0, busy0 = cpu_times(pids), machine_busy()
-    wall0 = time.perf_counter()
-
-    async def run_all() -> None:
-        await asyncio.gather(
-            *(run_call(cid, tok, cookie, base, args.fps, args.seconds, frames, stats) for cid, tok in calls)
-        )
-
-    try:
-        asyncio.run(run_all())
-    finally:
-        wall = time.perf_counter() - wall0
-        cpu1, busy1 = cpu_times(pids), machine_busy()
-        for proc in procs:
-            proc.stop()
-    from emotions.models import EmotionSample
-
-    stored = EmotionSample.objects.filter(call_id__in=[c for c, _ in calls]).count()
-    sent = len(stats.sent)
-    lost = sent - stats.scored - sum(stats.dropped.values())
-    result = {
-        "calls": args.calls,
-        "fps": args.fps,
-        "seconds": args.seconds,
-        "workers": args.workers,
-        "frames_sent": sent,
-        "frames_scored": stats.scored,
-        "frames_dropped": dict(stats.dropped),
-        "frames_unaccounted": lost,
-        "samples_stored": stored,
-        "p50_ms": round(percentile(stats.latencies, 50), 1),
-        "p95_ms": round(percentile(stats.latencies, 95), 1),
-        "max_ms": round(max(stats.latencies), 1) if stats.latencies else None,
-        "server_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1) if procs else None,
-        "machine_busy_pct": round(100 * (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1), 1),
-    }
-    print(f"{'calls':>6} {'fps':>4} {'sent':>7} {'scored':>7} {'stored':>7} {'p50 ms':>8} {'p95 ms':>8} "
-          f"{'srv CPU %':>9} {'busy %':>7}  dropped")  # fmt: skip
-    print(
-        f"{args.calls:>6} {args.fps:>4} {sent:>7} {stats.scored:>7} {stored:>7} {result['p50_ms']:>8} "
-        f"{result['p95_ms']:>8} {result['server_cpu_pct']!s:>9} {result['machine_busy_pct']:>7}  "
-        f"{dict(stats.dropped)} unaccounted={lost}"
+    if args.compare:
+        main_compare(args, env)
+        return
+    frames = prepare(env)
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    with Stack(env, args.workers, args.url) as stack:
+        result = run_step(args.calls, args.fps, args.seconds, stack, frames)
+    result.update(
+        workers=args.workers, loadavg_before=load, loadavg_after=Path("/proc/loadavg").read_text().split()[:3]
     )
+    print_rows([result])
     if args.json:
         print(json.dumps(result))
 

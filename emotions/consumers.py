@@ -23,7 +23,7 @@ import time
 from collections import Counter, deque
 from urllib.parse import parse_qs, urlsplit
 
-from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -33,11 +33,13 @@ from django.utils import timezone
 
 from emotions import capture
 from emotions.analytics import Smoother, negative_share
+from emotions.batching import get_batcher
 from emotions.capture import CloseCode
 from emotions.health import health, queue_depth
 from emotions.labels import EXPRESSIONS, VALENCE_BY_INDEX
 from emotions.live import end_call, feedback_url, group_name, manager_group_name
 from emotions.models import Call, CallStatus, Consent, EmotionSample
+from emotions.tasks import QueuedFrame
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +138,15 @@ class _CallSocket(AsyncWebsocketConsumer):
             if self.counts:
                 log.info("%s socket of call %s closed (%s): %s", self.role, self.call_id, code, dict(self.counts))
 
+    async def dispatch(self, message: dict) -> None:
+        # Channels first runs close_old_connections through sync_to_async before every handler: a hop to the
+        # thread-sensitive executor for each frame and each score, the largest cost of daphne at load. These
+        # handlers reach the database only through database_sync_to_async, which does the same in its thread.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def send_json(self, data: dict) -> None:
         await self.send(text_data=json.dumps(data, separators=(",", ":")))
 
@@ -193,7 +204,8 @@ class _CallSocket(AsyncWebsocketConsumer):
             # Redis or the database is down: the frame could not be analysed or stored; counted, not queued.
             await self.drop_paused(seq)
             return
-        if await queue_depth.get() >= settings.MIMIC_QUEUE_MAX_DEPTH:
+        batcher = get_batcher()
+        if await queue_depth.get() * batcher.mean_batch_size >= settings.MIMIC_QUEUE_MAX_DEPTH:
             # Backpressure: the workers are behind; queueing more would only raise everyone's latency.
             await self.drop(seq, "backpressure")
             return
@@ -202,11 +214,10 @@ class _CallSocket(AsyncWebsocketConsumer):
             self.skew_ms = now_ms - capture_ms
         offset_ms = max(0, capture_ms + self.skew_ms - self.started_ms)
         stored_seq = seq + (capture.MANAGER_SEQ_BASE if self.role == "manager" else 0)
-        # .delay is blocking I/O (and, embedded, runs the whole analysis): never on the event loop.
+        jpeg_b64 = base64.b64encode(memoryview(data)[capture.HEADER_BYTES :]).decode("ascii")
         try:
-            await sync_to_async(_enqueue, thread_sensitive=False)(
-                str(self.call_id), stored_seq, offset_ms, data[capture.HEADER_BYTES :], now_ms
-            )
+            # Published with other sockets' frames as one task (emotions.batching), off the event loop.
+            await batcher.submit(QueuedFrame(str(self.call_id), stored_seq, offset_ms, jpeg_b64, now_ms))
         except _BROKER_ERRORS as exc:
             log.warning("enqueue failed for call %s: %s", self.call_id, type(exc).__name__)
             await health.mark_down("redis")
@@ -297,18 +308,6 @@ def _broker_errors() -> tuple[type[BaseException], ...]:
 
 
 _BROKER_ERRORS = _broker_errors()
-
-
-def _enqueue(call_id: str, seq: int, offset_ms: int, jpeg: bytes, queued_ms: int) -> None:
-    from emotions.tasks import analyze_frame
-
-    # No publish retries: during a Redis outage the frame is dropped (and counted) at once, not held.
-    analyze_frame.apply_async(
-        (call_id, seq, offset_ms, base64.b64encode(jpeg).decode("ascii"), queued_ms),
-        # Celery logs and events show argsrepr instead of the arguments: never the frame.
-        argsrepr=f"({call_id!r}, {seq}, {offset_ms}, '<jpeg {len(jpeg)} bytes>', {queued_ms})",
-        retry=False,
-    )
 
 
 class ClientCaptureConsumer(_CallSocket):

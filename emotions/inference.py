@@ -222,6 +222,13 @@ class Engine:
 
     def analyze_rgb(self, image: np.ndarray, prev_box: tuple | None = None) -> FrameResult:
         """Analyse one RGB uint8 frame [H, W, 3]. ``prev_box`` (x1, y1, x2, y2) keeps the same client tracked."""
+        return self.classify_located([self.locate(image, prev_box)])[0]
+
+    def locate(self, image: np.ndarray, prev_box: tuple | None = None) -> tuple[FrameResult, np.ndarray | None]:
+        """The detection half of a frame's analysis: its result without probabilities, and the face crop to
+        classify (None when there is nothing to classify). Batches finish with ``classify_located``; the
+        result's box is known here, so the next frame of the same call can be tracked before classification.
+        """
         if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise BadFrame("bad_array", f"expected uint8 [H, W, 3], got {getattr(image, 'shape', None)}")
         if min(image.shape[:2]) < 1:
@@ -232,7 +239,7 @@ class Engine:
             flags = [NO_FACE]
             if _luma(image) < DARK_LUMA:
                 flags.append(TOO_DARK)
-            return FrameResult(False, None, None, None, flags, None)
+            return FrameResult(False, None, None, None, flags, None), None
         flags = [MULTIPLE_FACES] if len(faces) > 1 else []
         box = _box_ints(face.box)
         crop = crop_face(image, face)
@@ -243,10 +250,22 @@ class Engine:
         if FACE_TOO_SMALL in flags or TOO_DARK in flags:
             # A face is there but too poor to read: reported (with its box, for tracking) but not classified,
             # so it counts as "face not visible" in the call's analytics rather than as a guess.
-            return FrameResult(False, None, None, None, flags, box)
-        probs = self.classify(crop[None, None])[0]
-        label = EXPRESSIONS[int(np.argmax(probs))]
-        return FrameResult(True, [round(float(p), 5) for p in probs], label, valence_of(label), flags, box)
+            return FrameResult(False, None, None, None, flags, box), None
+        return FrameResult(True, None, None, None, flags, box), crop
+
+    def classify_located(self, located: list[tuple[FrameResult, np.ndarray | None]]) -> list[FrameResult]:
+        """Finish ``locate`` results: every face crop of the batch goes through the classifier in one run."""
+        crops = [crop for _, crop in located if crop is not None]
+        probs = iter(self.classify(np.stack(crops)[:, None]) if crops else ())
+        results = []
+        for result, crop in located:
+            if crop is not None:
+                p = next(probs)
+                result.label = EXPRESSIONS[int(np.argmax(p))]
+                result.probs = [round(float(x), 5) for x in p]
+                result.valence = valence_of(result.label)
+            results.append(result)
+        return results
 
 
 _engine: Engine | None = None

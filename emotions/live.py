@@ -68,6 +68,35 @@ def send_to_call(call_id: uuid.UUID | str, message: dict, managers_only: bool = 
         _layer_loop.run(layer.group_send(group, message))
 
 
+def send_to_calls(messages: list[tuple[uuid.UUID | str, dict]], managers_only: bool = False) -> None:
+    """Many group-sends (a worker's batch of scores) in one hop to the channel layer's loop."""
+    layer = get_channel_layer()
+    if layer is None or not messages:
+        return
+    name = manager_group_name if managers_only else group_name
+
+    by_call: dict[str, list[dict]] = {}
+    for call_id, message in messages:
+        by_call.setdefault(str(call_id), []).append(message)
+
+    async def send_in_order(call_id: str, call_messages: list[dict]) -> None:
+        for message in call_messages:  # one call's scores arrive in the order they were produced
+            await layer.group_send(name(call_id), message)
+
+    async def send_all() -> None:
+        results = await asyncio.gather(
+            *(send_in_order(call_id, items) for call_id, items in by_call.items()), return_exceptions=True
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        async_to_sync(send_all)()
+    else:
+        _layer_loop.run(send_all())
+
+
 def send_after_commit(call_id: uuid.UUID | str, message: dict, managers_only: bool = False) -> None:
     transaction.on_commit(lambda: send_to_call(call_id, message, managers_only))
 

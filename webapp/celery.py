@@ -12,7 +12,7 @@ import inspect
 import logging
 import os
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
@@ -57,6 +57,7 @@ class ReliableTask(Task):
         from django.conf import settings
 
         deliveries = self._deliveries()
+        self.request.deliveries = deliveries  # a task may act on a redelivery (emotions.tasks.analyze_frames)
         if deliveries > settings.MIMIC_TASK_MAX_DELIVERIES:
             # The counter stays until it expires: a duplicate copy of this message (a requeue racing the
             # visibility-timeout restore) must be dead-lettered too, not start killing workers again.
@@ -108,6 +109,20 @@ class ReliableTask(Task):
                 )
             except Exception:  # noqa: BLE001 - the DeadLetter row is the record
                 pass
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _close_old_connections(sender=None, **kwargs) -> None:
+    """Django's request-cycle rule for tasks: keep a connection up to CONN_MAX_AGE, drop broken ones.
+
+    (Celery's own fixup is told not to close them; see CELERY_DB_REUSE_MAX in settings.)
+    """
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return  # embedded: the caller's connection, not ours to close
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 app = Celery("webapp", task_cls="webapp.celery:ReliableTask")

@@ -153,6 +153,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery >= 5.5 closes every database connection after every task unless this is set (celery#9824), so each
+# frame paid a new PostgreSQL connection (a backend fork). With it set this high the fixup never closes;
+# webapp.celery closes connections the way Django does for requests: when older than CONN_MAX_AGE or broken.
+# (0 restores Celery's close-after-every-task, for bench/live_load.py --compare.)
+CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", "1000000000") or None
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Reliability (docs/benchmarks.md "Reliability"): a message that kills its worker this many times is
 # dead-lettered (emotions.models.DeadLetter, webapp.celery.ReliableTask) instead of looping; frame tasks
@@ -162,8 +167,14 @@ MIMIC_TASK_MAX_DELIVERIES = envint("MIMIC_TASK_MAX_DELIVERIES", "3")
 MIMIC_FRAME_ACKS_LATE = envbool("MIMIC_FRAME_ACKS_LATE", "True")
 MIMIC_FRAME_SOFT_TIME_LIMIT = envint("MIMIC_FRAME_SOFT_TIME_LIMIT", "20")
 MIMIC_FRAME_TIME_LIMIT = envint("MIMIC_FRAME_TIME_LIMIT", "30")
-# Backpressure: frames are dropped (counted, "backpressure") while this many wait in the queue.
+# Backpressure: frames are dropped (counted, "backpressure") while about this many wait in the queue
+# (queued batches x this daphne process's recent frames per batch).
 MIMIC_QUEUE_MAX_DEPTH = envint("MIMIC_QUEUE_MAX_DEPTH", "20")
+# Cross-call micro-batching (emotions.batching): a daphne process sends its frames to the workers as one
+# task per this many frames or per this many ms after the first, whichever comes first; 0 ms sends each frame
+# alone. Measured in docs/benchmarks.md, "Live load".
+MIMIC_FRAME_BATCH_MS = envint("MIMIC_FRAME_BATCH_MS", "25")
+MIMIC_FRAME_BATCH_MAX = envint("MIMIC_FRAME_BATCH_MAX", "16")
 # How long a worker trusts a call's open/consented state (the write itself re-checks under a row lock).
 MIMIC_CALL_STATE_CACHE_MS = envint("MIMIC_CALL_STATE_CACHE_MS", "1000")
 # Daphne probes Redis and the database this often while sockets are open ("analysis paused").
