@@ -288,14 +288,14 @@ class SimulatedCall:
         return [m for m in self.manager_events if m["t"] == kind]
 
 
-def send_task(env: dict[str, str], name: str, args: list) -> None:
-    """Publish a task by name from a subprocess on ``env``'s broker and queue."""
+def send_task(env: dict[str, str], name: str, args: list, times: int = 1) -> None:
+    """Publish a task by name (``times`` messages) from a subprocess on ``env``'s broker and queue."""
     code = (
         "import json, sys, django; django.setup(); from webapp.celery import app; "
-        "app.send_task(sys.argv[1], args=json.loads(sys.argv[2]))"
+        "[app.send_task(sys.argv[1], args=json.loads(sys.argv[2])) for _ in range(int(sys.argv[3]))]"
     )
-    subprocess.run([sys.executable, "-c", code, name, json.dumps(args)], cwd=REPO, env=base_env(env), check=True,
-                   capture_output=True, timeout=60)  # fmt: skip
+    subprocess.run([sys.executable, "-c", code, name, json.dumps(args), str(times)], cwd=REPO, env=base_env(env),
+                   check=True, capture_output=True, timeout=60)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -79,11 +79,19 @@ class _Process:
     process: subprocess.Popen | None = None
 
     def _start(self, cmd: list[str], env: dict[str, str], log_name: str) -> None:
+        if self.running:
+            # A second process would be leaked (stop() only knows the last) and would share the first's queue:
+            # `with worker.start():` once ran two workers, and tasks went to the one whose log nobody read.
+            raise RuntimeError(f"already running (pid {self.process.pid}); stop() it first")
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"mimic-{log_name}-{uuid.uuid4().hex[:8]}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             cmd, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def log_tail(self, chars: int = 4000) -> str:
         try:
@@ -134,7 +142,7 @@ class DaphneServer(_Process):
         return self
 
     def __enter__(self) -> DaphneServer:
-        return self.start()
+        return self if self.running else self.start()  # `with DaphneServer(...).start():` starts one, too
 
 
 class CeleryWorker(_Process):
@@ -185,4 +193,4 @@ class CeleryWorker(_Process):
         raise TimeoutError(f"celery worker not ready after {timeout}s:\n{tail}")
 
     def __enter__(self) -> CeleryWorker:
-        return self.start()
+        return self if self.running else self.start()  # `with CeleryWorker(...).start():` starts one, too
