@@ -4,12 +4,19 @@ channels_redis raises connection errors into every consumer's receive loop, so a
 would close all live sockets with 1011. Here receiving waits and retries, and group changes or
 sends during the outage are logged and skipped: the health monitor (emotions.health) shows the
 pause on the page and re-joins the groups when Redis is back.
+
+After a restart the pools still hold connections to the Redis that went away: the first command on
+each fails with a ConnectionError although Redis is up. So a failed connection is tried once more
+(on a fresh one) before a group change or a message is given up: otherwise a worker's first score
+or drop after an outage was lost, and a frame went uncounted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from channels_redis.core import RedisChannelLayer
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -17,10 +24,29 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+# A timeout may come after Redis ran the command: trying again could deliver a message twice.
+NOT_RETRIED = (RedisTimeoutError, TimeoutError)
 RETRY_S = 1.0
 
 
+async def _once_more(what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+    try:
+        return await call()
+    except NOT_RETRIED as exc:
+        log.warning("%s: %s", what, type(exc).__name__)
+    except OUTAGE_ERRORS:
+        try:
+            return await call()  # the failed connection has been dropped from the pool: this one is new
+        except OUTAGE_ERRORS as exc:
+            log.warning("%s: %s", what, type(exc).__name__)
+    return None
+
+
 class ResilientRedisChannelLayer(RedisChannelLayer):
+    # Each blocking pop waits at most this long (channels_redis: 5 s), below redis-py's default socket timeout
+    # (redis 8.1: also 5 s): an equal wait timed out on every quiet channel, which receive() took for an outage.
+    brpop_timeout = 2
+
     async def receive(self, channel):
         while True:
             try:
@@ -30,19 +56,13 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
                 await asyncio.sleep(RETRY_S)
 
     async def group_add(self, group, channel):
-        try:
-            return await super().group_add(group, channel)
-        except OUTAGE_ERRORS as exc:
-            log.warning("group_add %s skipped: %s", group, type(exc).__name__)
+        parent = super().group_add
+        return await _once_more(f"group_add {group} skipped", lambda: parent(group, channel))
 
     async def group_discard(self, group, channel):
-        try:
-            return await super().group_discard(group, channel)
-        except OUTAGE_ERRORS as exc:
-            log.warning("group_discard %s skipped: %s", group, type(exc).__name__)
+        parent = super().group_discard
+        return await _once_more(f"group_discard {group} skipped", lambda: parent(group, channel))
 
     async def group_send(self, group, message):
-        try:
-            return await super().group_send(group, message)
-        except OUTAGE_ERRORS as exc:
-            log.warning("group_send %s lost: %s", group, type(exc).__name__)
+        parent = super().group_send
+        return await _once_more(f"group_send {group} lost", lambda: parent(group, message))

@@ -298,6 +298,16 @@ def send_task(env: dict[str, str], name: str, args: list, times: int = 1) -> Non
                    check=True, capture_output=True, timeout=60)  # fmt: skip
 
 
+def end_call(env: dict[str, str], call_id: str) -> None:
+    """End the call as the manager's End button does (emotions.live.end_call), from a subprocess on ``env``."""
+    code = (
+        "import sys, django; django.setup(); from emotions.live import end_call; "
+        "assert end_call(sys.argv[1], 'manager')"
+    )
+    subprocess.run([sys.executable, "-c", code, call_id], cwd=REPO, env=base_env(env), check=True, capture_output=True,
+                   timeout=60)  # fmt: skip
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "seed":
         _seed_main(int(sys.argv[2]))

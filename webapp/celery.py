@@ -127,4 +127,6 @@ def _close_old_connections(sender=None, **kwargs) -> None:
 
 app = Celery("webapp", task_cls="webapp.celery:ReliableTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Back on Redis within a second of an outage's end, not with kombu's growing backoff (webapp/broker.py).
+app.conf.worker_consumer = "webapp.broker:PromptReconnectConsumer"
 app.autodiscover_tasks()
