@@ -1,13 +1,30 @@
-"""A task whose input kills the worker process every time (as a crashing native decoder would).
+"""Input that kills the worker process every time (as a crashing native decoder would).
 
-Imported only by the worker of tests/test_reliability_faults.py (``celery worker -I tests.poison_tasks``).
+Imported only by the workers of tests/test_reliability_faults.py (``celery worker -I tests.poison_tasks``):
+``poison_frame`` dies on any input, and in those workers a JPEG carrying ``POISON`` kills the frame decoder.
 """
 
 import os
 
 from celery import shared_task
 
+import emotions.frames
+
+POISON = b"MIMIC-TEST-POISON"
+
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def poison_frame(call_id: str, seq: int) -> None:
     os._exit(1)
+
+
+_decode_jpeg = emotions.frames.decode_jpeg
+
+
+def _decoder_that_crashes_on_poison(data: bytes, *args, **kwargs):
+    if POISON in data:
+        os._exit(1)
+    return _decode_jpeg(data, *args, **kwargs)
+
+
+emotions.frames.decode_jpeg = _decoder_that_crashes_on_poison

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,19 @@ def test_each_service_command_names_a_real_entry_point():
     env["DJANGO_SETTINGS_MODULE"] = "webapp.settings"
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_database_that_never_answers_fails_the_connection_instead_of_hanging():
+    # Accepts TCP connections (the kernel completes them from the backlog) but never speaks: packets dropped.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        probe = "import django; django.setup(); from django.db import connection; connection.ensure_connection()"
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        env.update(DJANGO_SETTINGS_MODULE="webapp.settings", DB_CONNECT_TIMEOUT="1",
+                   DATABASE_URL=f"postgres://postgres@127.0.0.1:{port}/mimic")  # fmt: skip
+        out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=60)  # fmt: skip
+    assert out.returncode != 0
+    assert "timeout" in out.stderr.lower(), out.stderr[-2000:]

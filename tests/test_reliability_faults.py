@@ -8,6 +8,7 @@ these tests start, stop and kill themselves (tests/reliability_support.py); the 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import re
 import signal
@@ -19,7 +20,15 @@ from pathlib import Path
 import pytest
 
 from tests.engine_support import classifier_path  # noqa: F401 - fixture
-from tests.reliability_support import PgCluster, RedisServer, SimulatedCall, end_call, seed_call, send_task
+from tests.reliability_support import (
+    PgCluster,
+    RedisServer,
+    SimulatedCall,
+    end_call,
+    frame_jpegs,
+    seed_call,
+    send_task,
+)
 from tests.servers import CeleryWorker, DaphneServer
 
 pytestmark = pytest.mark.slow
@@ -152,6 +161,34 @@ def test_after_a_poison_message_the_worker_goes_on_with_ordinary_work(env, pg) -
         send_task(env, "emotions.tasks.end_idle_calls", [], times=6)
         done = lambda: len(re.findall(r"end_idle_calls\[\S+\] succeeded", worker.log_tail(200_000)))  # noqa: E731
         _wait(lambda: done() == 6, 60, "the next tasks")
+
+
+def test_a_poison_frame_in_a_batch_is_dead_lettered_alone_and_the_other_calls_frames_are_stored(env, pg) -> None:
+    from tests.poison_tasks import POISON
+
+    env = {**env, "MIMIC_FRAME_STALE_MS": "600000"}  # the deaths and restarts must not make the others stale
+    worker, first = _poison_worker(env, pg)
+    second = seed_call(env)
+    good = base64.b64encode(frame_jpegs()[0]).decode()
+    poison = base64.b64encode(frame_jpegs()[0] + POISON).decode()
+    now = int(time.time() * 1000)
+    batch = [[first["call_id"], 0, 0, good, now], [second["call_id"], 0, 0, good, now],
+             [first["call_id"], 1, 500, poison, now], [second["call_id"], 1, 500, good, now]]  # fmt: skip
+    with worker:
+        send_task(env, "emotions.tasks.analyze_frames", [batch])
+        _wait(lambda: _dead_letters(pg, first) == 1, 120, "the dead letter")
+        _wait(lambda: len(pg.stored_seqs(second["call_id"])) == 2, 60, "the other call's frames")
+        time.sleep(2)
+        assert sorted(pg.stored_seqs(first["call_id"])) == [0]
+        assert sorted(pg.stored_seqs(second["call_id"])) == [0, 1]
+        task_name, seq = pg.query(
+            "SELECT task_name, seq FROM emotions_deadletter WHERE call_id = %s", [first["call_id"]]
+        )[0]
+        # Only the poison frame, by call and seq: the batch that carried it was split after its first death.
+        assert (task_name, seq) == ("emotions.tasks.analyze_frame", 1)
+        log = worker.log_tail(200_000)
+        assert "delivered again: splitting 4 frames" in log, log[-3000:]
+        assert log.count("exited with 'exitcode 1'") == 1 + MAX_DELIVERIES, log[-3000:]
 
 
 def _with_poison(start):
