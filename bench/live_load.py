@@ -14,7 +14,7 @@ database named by DATABASE_URL, where the script creates its calls).
     python bench/live_load.py --calls 10 --fps 2 --seconds 30 [--json]
     python bench/live_load.py --soak [--calls 100 --fps 2 --seconds 600]   # resources over time
     python bench/live_load.py --breaking-point [--step-seconds 20]         # step calls until it breaks
-    python bench/live_load.py --compare --calls 48 --seconds 30 [--rounds 2]  # before / per-frame / batched
+    python bench/live_load.py --compare --calls 48 --seconds 30 [--rounds 2]  # four configurations
 
 Soak: every ``--sample-seconds`` the RSS of daphne and of the workers (process trees, /proc), the
 database connections (pg_stat_activity), the queue depth (Redis LLEN) and the p95 latency of the
@@ -339,6 +339,12 @@ def run_step(calls_n: int, fps: int, seconds: float, stack: Stack, frames: list[
     }
 
 
+def warm_up(stack: Stack, frames: list[bytes]) -> None:
+    """A few seconds of light load first: every worker process loads its ONNX sessions on its first frame,
+    which would otherwise land in the measured step's latencies and CPU."""
+    run_step(4, 2, 4, stack, frames)
+
+
 class Stack:
     """daphne (bin/serve) and a prefork Celery worker on a private queue, or a server given by --url."""
 
@@ -436,15 +442,17 @@ def main_modes(args, env: dict[str, str]) -> None:
         print(json.dumps(out))
 
 
-# --compare: the same load on three server configurations, interleaved, each on a freshly started stack.
+# --compare: the same load on four server configurations, interleaved, each on a freshly started stack.
 COMPARE_MODES = {
-    # Celery >= 5.5 closing the database connection after every task, one task per frame (the shipped state
-    # before batching).
-    "before": {"CELERY_DB_REUSE_MAX": "0", "MIMIC_FRAME_BATCH_MS": "0"},
+    # Celery >= 5.5 closing the database connection after every task, one task per frame, the list-based
+    # channel layer (the shipped state before this work).
+    "before": {"CELERY_DB_REUSE_MAX": "0", "MIMIC_FRAME_BATCH_MS": "0", "MIMIC_CHANNEL_LAYER": "lists"},
     # Connections kept (CONN_MAX_AGE), still one task per frame.
-    "per-frame": {"MIMIC_FRAME_BATCH_MS": "0"},
-    # As shipped: connections kept and cross-call batches.
-    "batched": {},
+    "per-frame": {"MIMIC_FRAME_BATCH_MS": "0", "MIMIC_CHANNEL_LAYER": "lists"},
+    # Cross-call batches, list-based layer.
+    "batched": {"MIMIC_CHANNEL_LAYER": "lists"},
+    # As shipped: batches and the Pub/Sub channel layer.
+    "pubsub": {},
 }
 
 
@@ -454,6 +462,7 @@ def main_compare(args, env: dict[str, str]) -> None:
     for round_ in range(args.rounds):
         for mode, overrides in COMPARE_MODES.items():
             with Stack({**env, **overrides}, args.workers) as stack:
+                warm_up(stack, frames)
                 row = run_step(args.calls, args.fps, args.seconds, stack, frames)
             row.update(mode=mode, round=round_ + 1)
             rows.append(row)
@@ -464,7 +473,7 @@ def main_compare(args, env: dict[str, str]) -> None:
     for mode in COMPARE_MODES:
         mine = [r for r in rows if r["mode"] == mode]
         summary[mode] = {
-            key: statistics.median(r[key] for r in mine)
+            key: round(statistics.median(r[key] for r in mine), 2)
             for key in ("p50_ms", "p95_ms", "cpu_ms_per_scored_frame", "drop_pct", "frames_scored")
         }
     base = summary["before"]["cpu_ms_per_scored_frame"]
@@ -488,8 +497,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--soak", action="store_true", help="long run at --calls x --fps; resources over time")
     parser.add_argument("--breaking-point", action="store_true", help="step the calls until p95 or drops break")
-    parser.add_argument("--compare", action="store_true", help="before / per-frame / batched on the same load")
-    parser.add_argument("--rounds", type=int, default=1, help="--compare: rounds of the three modes")
+    parser.add_argument("--compare", action="store_true", help="before / per-frame / batched / pubsub on the same load")
+    parser.add_argument("--rounds", type=int, default=1, help="--compare: rounds of the four configurations")
     parser.add_argument("--step-seconds", type=float, default=20)
     parser.add_argument("--sample-seconds", type=float, default=30)
     args = parser.parse_args()
@@ -515,6 +524,7 @@ def main() -> None:
     frames = prepare(env)
     load = Path("/proc/loadavg").read_text().split()[:3]
     with Stack(env, args.workers, args.url) as stack:
+        warm_up(stack, frames)
         result = run_step(args.calls, args.fps, args.seconds, stack, frames)
     result.update(
         workers=args.workers, loadavg_before=load, loadavg_after=Path("/proc/loadavg").read_text().split()[:3]

@@ -100,12 +100,14 @@ class _CallSocket(AsyncWebsocketConsumer):
             await self.close(code)
             return
         self.group = group_name(self.call_id)
+        self.opened_at = time.time()
         self.groups_joined = (self.group, manager_group_name(self.call_id)) if self.role == "manager" else (self.group,)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         self.joined = True
         await self.channel_layer.group_send(
-            self.group, {"type": "socket.replaced", "role": self.role, "channel": self.channel_name}
+            self.group,
+            {"type": "socket.replaced", "role": self.role, "channel": self.channel_name, "opened_at": self.opened_at},
         )
         self.fps = self.call.capture_fps
         self.bucket = capture.frame_bucket(self.fps)
@@ -283,7 +285,10 @@ class _CallSocket(AsyncWebsocketConsumer):
 
     # --- group events ---------------------------------------------------------------------------
     async def socket_replaced(self, event: dict) -> None:
-        if event["role"] == self.role and event["channel"] != self.channel_name:
+        # Only a newer socket replaces this one: with Pub/Sub a group message reaches the members present when it
+        # arrives, so an older socket's announcement can reach a socket that joined after it was sent.
+        newer = (event.get("opened_at", 0.0), event["channel"]) > (self.opened_at, self.channel_name)
+        if event["role"] == self.role and event["channel"] != self.channel_name and newer:
             await self.close(CloseCode.REPLACED)
 
     async def frame_result(self, event: dict) -> None:

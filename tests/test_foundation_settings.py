@@ -42,7 +42,7 @@ def test_with_database_and_redis_urls_it_runs_on_the_real_services():
         {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/mimic", "REDIS_URL": "redis://127.0.0.1:6379/0"}
     )
     assert s["db"] == "django.db.backends.postgresql"
-    assert s["layer"] == "emotions.layers.ResilientRedisChannelLayer"
+    assert s["layer"] == "emotions.layers.ResilientRedisPubSubChannelLayer"
     assert s["eager"] is False
     assert s["broker"] == "redis://127.0.0.1:6379/0"
 

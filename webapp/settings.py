@@ -121,9 +121,12 @@ REDIS_URL = os.getenv("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            # channels_redis, but a Redis outage pauses the sockets instead of closing them (emotions/layers.py).
-            "BACKEND": "emotions.layers.ResilientRedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+            # channels_redis Pub/Sub, and a Redis outage pauses the sockets instead of closing them
+            # (emotions/layers.py). MIMIC_CHANNEL_LAYER=lists: the list-based layer (bench/live_load.py --compare).
+            "BACKEND": "emotions.layers.ResilientRedisChannelLayer"
+            if os.getenv("MIMIC_CHANNEL_LAYER") == "lists"
+            else "emotions.layers.ResilientRedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
 else:
