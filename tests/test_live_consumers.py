@@ -302,7 +302,7 @@ async def test_queued_frames_write_nothing_after_withdrawal(consented_call, live
     import base64
 
     # A frame that was queued before the withdrawal runs now: nothing is written.
-    await sync_to_async(analyze_frame.run, thread_sensitive=False)(
+    await database_sync_to_async(analyze_frame.run)(  # closes its connection, or the test database cannot be dropped
         str(consented_call.pk), 7, 0, base64.b64encode(browser_like_jpeg()).decode(), int(time.time() * 1000)
     )
     assert await count(EmotionSample.objects.filter(call=consented_call)) == 0
