@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
@@ -10,6 +12,7 @@ from django.urls import reverse
 from dion import bot, services
 from dion.models import DionMeeting
 from dion.transport import JsonClient, SlidingWindowLimiter, make_ssl_context
+from emotions import capture
 from tests import dion_fake
 from tests.dion_fake import BOT_LOGIN, BOT_PASSWORD, IAPI_TOKEN, Scripted
 
@@ -267,7 +270,11 @@ def test_start_call_creates_the_dion_room_and_the_live_page_shows_it(
     assert f'href="{call.dion_meeting_url}"' in html and 'id="dion-chat-posted"' in html
     message = dion_server.seen[-1]
     client_link = response.context["client_link"]
-    assert client_link in message.payload["text"]  # the same link as on the page's copy button
+    # The client link of this call, as on the page's copy button (each is signed when made, so the two can
+    # differ in their signing second, never in the call they open).
+    posted = re.search(r"https?://\S+/calls/c/(\S+?)/", message.payload["text"])
+    assert posted is not None and client_link.startswith(posted.group(0).split("/calls/c/")[0] + "/calls/c/")
+    assert capture.call_id_from_token(posted.group(1)) == call.pk
     assert 'id="copy-link"' in html  # the fallback stays
 
 
