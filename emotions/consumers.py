@@ -288,7 +288,7 @@ class _CallSocket(AsyncWebsocketConsumer):
         # Only a newer socket replaces this one: with Pub/Sub a group message reaches the members present when it
         # arrives, so an older socket's announcement can reach a socket that joined after it was sent.
         newer = (event.get("opened_at", 0.0), event["channel"]) > (self.opened_at, self.channel_name)
-        if event["role"] == self.role and event["channel"] != self.channel_name and newer:
+        if event["role"] == self.role and newer:  # this socket's own announcement is not newer than itself
             await self.close(CloseCode.REPLACED)
 
     async def frame_result(self, event: dict) -> None:

@@ -57,15 +57,7 @@ _layer_loop = _LayerLoop()
 
 def send_to_call(call_id: uuid.UUID | str, message: dict, managers_only: bool = False) -> None:
     """Group-send to the call's sockets from sync code (a view, a task, a consumer's DB thread)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    group = manager_group_name(call_id) if managers_only else group_name(call_id)
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        # Embedded: the in-memory layer lives on daphne's loop; async_to_sync hops back onto it.
-        async_to_sync(layer.group_send)(group, message)
-    else:
-        _layer_loop.run(layer.group_send(group, message))
+    send_to_calls([(call_id, message)], managers_only)
 
 
 def send_to_calls(messages: list[tuple[uuid.UUID | str, dict]], managers_only: bool = False) -> None:
@@ -92,6 +84,7 @@ def send_to_calls(messages: list[tuple[uuid.UUID | str, dict]], managers_only: b
             raise errors[0]
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
+        # Embedded: the in-memory layer lives on daphne's loop; async_to_sync hops back onto it.
         async_to_sync(send_all)()
     else:
         _layer_loop.run(send_all())
