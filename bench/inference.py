@@ -36,8 +36,8 @@ import numpy as np  # noqa: E402
 import simplejpeg  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from emotions.frames import decode_jpeg  # noqa: E402
-from emotions.inference import Engine, crop_face, select_face  # noqa: E402
+from engine.frames import decode_jpeg  # noqa: E402
+from engine.inference import Engine, crop_face, select_face  # noqa: E402
 
 SIZES = ((320, 240), (640, 480))
 CLIPS = ("1001_DFA_HAP_XX.flv", "1001_DFA_NEU_XX.flv", "1001_DFA_ANG_XX.flv")
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--cpu", type=int, default=None, help="pin the process to this core (like taskset -c)")
-    parser.add_argument("--classifier", default=None, help="classifier ONNX (default: emotions/models/expression.onnx)")
+    parser.add_argument("--classifier", default=None, help="classifier ONNX (default: engine/weights/expression.onnx)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.cpu is not None:

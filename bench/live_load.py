@@ -157,12 +157,12 @@ def ensure_database(url: str) -> None:
 
 def create_calls(n: int, fps: int) -> tuple[list[tuple[str, str]], str]:
     """n live calls with consent, and the manager's session cookie."""
+    from calls.lifecycle import give_consent, start_call
     from django.test import Client as HttpClient
 
     from accounts.models import Role, User
-    from emotions.capture import make_client_token
-    from emotions.live import give_consent, start_call
-    from emotions.models import Call, Client
+    from calls.models import Call, Client
+    from calls.protocol import make_client_token
 
     manager, _ = User.objects.get_or_create(username="bench-manager", defaults={"role": Role.MANAGER})
     client = Client.objects.create(display_name="Bench Client", manager=manager)
@@ -233,7 +233,7 @@ async def run_call(call_id, token, cookie, base, fps, seconds, frames, stats: St
     await asyncio.sleep(random.random() / fps)  # calls do not tick in lockstep
     start = time.perf_counter()
     seq = 0
-    from emotions.capture import pack_frame
+    from calls.protocol import pack_frame
 
     while time.perf_counter() - start < seconds:
         tick = start + seq / fps
@@ -300,7 +300,7 @@ def sample_resources(server_pid: int, worker_pid: int, queue: str, stats: Stats,
 
 def run_step(calls_n: int, fps: int, seconds: float, stack: Stack, frames: list[bytes], sampler=None) -> dict:
     """One load level on a running stack: fresh calls, then the usual figures."""
-    from emotions.models import EmotionSample
+    from calls.models import EmotionSample
 
     calls, cookie = create_calls(calls_n, fps)
     stats = Stats()

@@ -2,7 +2,7 @@
 
 FER+ faces (48x48) are upscaled to 120-160 px, pasted at random places on
 varied synthetic backgrounds in 320x240 frames, encoded as an H.264 video (one
-face per frame, 10 fps) and run through ``emotions.video.analyze_video``.
+face per frame, 10 fps) and run through ``engine.video.analyze_video``.
 Predictions are compared with the FER+ majority labels:
 
 - crops-direct: the classifier on the original 48x48 crops (the classifier's own accuracy);
@@ -34,12 +34,12 @@ import av  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from emotions import inference  # noqa: E402
-from emotions.inference import Engine, crop_face, crop_square, grey_to_input, select_face  # noqa: E402
-from emotions.labels import EXPRESSIONS  # noqa: E402
-from emotions.metrics import evaluate  # noqa: E402
-from emotions.training.data import load_split, majority_labels  # noqa: E402
-from emotions.video import analyze_video  # noqa: E402
+from engine import inference  # noqa: E402
+from engine.inference import Engine, crop_face, crop_square, grey_to_input, select_face  # noqa: E402
+from engine.labels import EXPRESSIONS  # noqa: E402
+from engine.metrics import evaluate  # noqa: E402
+from engine.video import analyze_video  # noqa: E402
+from training.data import load_split, majority_labels  # noqa: E402
 
 FRAME_W, FRAME_H = 320, 240
 VIDEO_FPS = 10
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="number of labelled faces (default: all valid)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--tune", action="store_true", help="search the crop framing on a FER+ train slice")
-    parser.add_argument("--classifier", default=None, help="classifier ONNX (default: emotions/models/expression.onnx)")
+    parser.add_argument("--classifier", default=None, help="classifier ONNX (default: engine/weights/expression.onnx)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     engine = Engine(classifier_path=args.classifier)

@@ -52,9 +52,9 @@ def _seed(n_calls: int) -> tuple:
     from django.utils import timezone
 
     from accounts.models import Role, User
-    from emotions.analytics import summarize
-    from emotions.demo import synthetic_timeline
-    from emotions.models import Call, CallStatus, Client, EmotionSample
+    from calls.models import Call, CallStatus, Client, EmotionSample, ScoredFrame
+    from demo.timelines import synthetic_timeline
+    from engine.analytics import summarize
     from reports.models import CallReport
 
     sup, _ = User.objects.get_or_create(username="bench_sup", defaults={"role": Role.SUPERVISOR})
@@ -117,14 +117,13 @@ def _seed(n_calls: int) -> tuple:
             started_at=created,
             ended_at=created + timedelta(milliseconds=t_ms[-1] + 500),
         )
-        EmotionSample.objects.bulk_create(
-            (
-                EmotionSample(
-                    call=long_call, seq=i, offset_ms=t, face_found=ok, probs=p, **EmotionSample.fields_from_probs(p)
-                )
+        EmotionSample.objects.store_timeline(
+            long_call,
+            [
+                ScoredFrame.from_probs(long_call.pk, i, t, ok, p)
                 for i, (t, ok, p) in enumerate(zip(t_ms, found, probs, strict=True))
-            ),
-            batch_size=2000,
+            ],
+            created,
         )
         CallReport.store(long_call, summarize(t_ms, found, probs))
     return sup, long_call
@@ -153,11 +152,11 @@ def main() -> None:
     from django.test import Client as HttpClient
     from django.utils import translation
 
-    from emotions.analytics import summarize
-    from emotions.models import EmotionSample
+    from calls.models import EmotionSample
+    from engine.analytics import summarize
+    from lib.pdf import render_pdf
     from reports.content import build_report_context
     from reports.models import CallReport
-    from reports.pdf import render_pdf
 
     try:
         call_command("migrate", verbosity=0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from emotions.models import Call
+from calls.models import Call
 
 
 class DionMeeting(models.Model):

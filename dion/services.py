@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from calls import lifecycle
+from calls.models import Call
 from dion import bot, iapi
 from dion.models import DionMeeting
 from dion.transport import DionError
-from emotions import live
-from emotions.models import Call
 
 logger = logging.getLogger(__name__)
 
@@ -98,4 +98,4 @@ def find_call(meeting_id: str, meeting_url: str) -> Call | None:
 
 def end_call(call: Call) -> bool:
     """End the call as if the manager hung up (live sockets told, report built); False if it was already over."""
-    return live.end_call(call.pk, "dion")
+    return lifecycle.end_call(call.pk, "dion")

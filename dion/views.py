@@ -10,18 +10,25 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from calls.models import Call
 from dion import services, signing
 from dion.forms import MeetingLinkForm
 from dion.models import WebhookEvent
-from emotions.views import _get_own_call
 
 logger = logging.getLogger(__name__)
+
+
+def _get_call_for_manager(request: HttpRequest, call_id: uuid.UUID) -> Call:
+    """A call of the signed-in manager (only they set its meeting link); 404 for anyone else's."""
+    return get_object_or_404(Call.objects.for_manager(request.user), pk=call_id)
+
 
 MEETING_ENDED = "meeting.ended"
 EVENT_ID_KEEP = timedelta(days=1)
@@ -31,7 +38,7 @@ EVENT_ID_KEEP = timedelta(days=1)
 @require_POST
 def meeting_link(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
     # Only the call's own manager sets its meeting link; anyone else gets 404.
-    call = _get_own_call(request, call_id)
+    call = _get_call_for_manager(request, call_id)
     form = MeetingLinkForm(request.POST)
     if not call.is_open:
         messages.error(request, _("The call has ended; its meeting link can no longer change."))

@@ -32,7 +32,7 @@ from illustrations.models import (
 from illustrations.pilot import pilot_chart_svg
 from illustrations.texts import scene_for
 from illustrations.trees import frames, render_scene
-from reports.pdf import render_pdf
+from lib.pdf import render_pdf
 
 EVENT_KINDS = ("slider", "details", "understood", "rating")
 

@@ -52,7 +52,7 @@ class LoginFailureAdmin(admin.ModelAdmin):
         return False
 
 
-# Admin actions for emotions.Client (wired in emotions/admin.py).
+# Admin actions for emotions.Client (wired in calls/admin.py).
 
 
 @admin.action(description=_("Export all data of the selected clients (JSON)"), permissions=["change"])

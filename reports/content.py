@@ -4,37 +4,22 @@ from __future__ import annotations
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-from emotions.analytics import SATISFACTION_FOOTNOTE, valence_series
-from emotions.labels import valence_of
-from emotions.models import EmotionSample
+from calls.models import EXPRESSION_NAMES, EmotionSample, Valence
+from engine.analytics import SATISFACTION_FOOTNOTE, valence_series
+from engine.labels import valence_of
 from reports import charts
 from reports.models import CallReport
 
 # The order the report lists expressions in.
 EXPRESSION_ORDER: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "contempt")
-EXPRESSION_NAMES = {
-    "angry": gettext_lazy("Angry"),
-    "disgust": gettext_lazy("Disgust"),
-    "fear": gettext_lazy("Fear"),
-    "happy": gettext_lazy("Happy"),
-    "sad": gettext_lazy("Sad"),
-    "surprise": gettext_lazy("Surprise"),
-    "neutral": gettext_lazy("Neutral"),
-    "contempt": gettext_lazy("Contempt"),
-}
-VALENCE_NAMES = {
-    "positive": gettext_lazy("Positive"),
-    "neutral": gettext_lazy("Neutral"),
-    "negative": gettext_lazy("Negative"),
-}
+VALENCE_NAMES = dict(Valence.choices)
 VALENCE_COLOURS = {"positive": charts.POS, "neutral": "#7f8c8d", "negative": charts.NEG}
 PREVIOUS_CALLS = 10
 
 
 def satisfaction_footnote() -> str:
-    # The English text lives in emotions.analytics; translated here at render time.
+    # The English text lives in engine.analytics; translated here at render time.
     return _(SATISFACTION_FOOTNOTE)
 
 

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from emotions.models import Client
+from calls.models import Client
 from reports.pilot import parse_label_csv
 
 VIDEO_EXTENSIONS = ("mp4", "webm", "flv")

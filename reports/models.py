@@ -72,7 +72,7 @@ class CallReportQuerySet(models.QuerySet):
 
 
 class CallReport(models.Model):
-    """The stored aggregation of one call (see emotions.analytics.summarize)."""
+    """The stored aggregation of one call (see engine.analytics.summarize)."""
 
     call = models.OneToOneField("emotions.Call", on_delete=models.CASCADE, related_name="report")
     summary = models.JSONField()

@@ -11,14 +11,14 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from emotions.labels import EXPRESSIONS, NEGATIVE, canonical
+from engine.labels import EXPRESSIONS, NEGATIVE, canonical
 
 # The model flags a call as negative when it found a negative episode or when at least
 # this percentage of the face-visible time was negative.
 NEGATIVE_SHARE_THRESHOLD_PCT = 20.0
 # A client reports a negative call when they say they were upset or rate it this low or lower.
 LOW_RATING = 2
-MODEL_METRICS_PATH = Path(__file__).resolve().parent.parent / "emotions" / "models" / "expression.metrics.json"
+MODEL_METRICS_PATH = Path(__file__).resolve().parent.parent / "engine" / "weights" / "expression.metrics.json"
 
 
 def client_reported_negative(rating: int, upset: bool) -> bool:

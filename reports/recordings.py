@@ -9,8 +9,8 @@ import av
 from django.db import transaction
 from django.utils import timezone
 
-from emotions.models import Call, CallSource, CallStatus, EmotionSample
-from reports.models import CallReport, Recording
+from calls.models import Call, CallSource, CallStatus, EmotionSample, ScoredFrame
+from reports.models import CallReport, Recording, RecordingStatus
 from reports.pilot import label_agreement
 
 
@@ -44,21 +44,15 @@ def store_analysis(recording: Recording, result: dict) -> Call:
         started_at=started,
         ended_at=started + timedelta(milliseconds=duration_ms),
     )
-    EmotionSample.objects.bulk_create(
+    EmotionSample.objects.store_timeline(
+        call,
         [
-            EmotionSample(
-                call=call,
-                seq=i,
-                offset_ms=int(row["t_ms"]),
-                face_found=bool(row["face_found"]),
-                probs=row["probs"] if row["face_found"] else None,
-                flags=list(row.get("flags") or []),
-                created=started + timedelta(milliseconds=int(row["t_ms"])),
-                **EmotionSample.fields_from_probs(row["probs"] if row["face_found"] else None),
+            ScoredFrame.from_probs(
+                call.pk, i, int(row["t_ms"]), bool(row["face_found"]), row["probs"], row.get("flags") or ()
             )
             for i, row in enumerate(timeline)
         ],
-        batch_size=1000,
+        started,
     )
     CallReport.store(call, summary)
     recording.call = call
@@ -75,8 +69,6 @@ def store_analysis(recording: Recording, result: dict) -> Call:
 
 def finish(recording: Recording, *, error: str = "") -> None:
     """Delete the upload whatever happened and record the outcome."""
-    from reports.models import RecordingStatus
-
     recording.delete_file()
     recording.status = RecordingStatus.FAILED if error else RecordingStatus.DONE
     recording.error = error[:300]

@@ -4,10 +4,16 @@ import logging
 import time
 
 from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import gettext as _
 
+from calls.broadcast import send_to_call
+from calls.models import Call, CallStatus, EmotionSample, Notification
+from engine.analytics import summarize
 from reports.models import CallReport, PdfStatus, Recording, RecordingStatus, ReportPdf
 
 logger = logging.getLogger(__name__)
@@ -18,10 +24,33 @@ ERROR_INTERNAL = "internal"
 
 
 @shared_task(ignore_result=True)
+def build_call_report(call_id: str) -> bool:
+    """Summarise an ended call into its CallReport and tell the manager (idempotent): in the portal, by e-mail,
+    and on the live page, which then links to the report."""
+    call = Call.objects.select_related("manager", "client").filter(pk=call_id, status=CallStatus.ENDED).first()
+    if call is None or not call.consents.active().exists():
+        # Never consented, or consent withdrawn: there is nothing to report.
+        send_to_call(call_id, {"type": "call.report", "url": None})
+        return False
+    t_ms, found, probs = EmotionSample.objects.filter(call=call).timeline()
+    CallReport.store(call, summarize(t_ms, found, probs))
+    url = call.report_url
+    message = _("The report of your call with %(client)s is ready.") % {"client": call.client.pseudonym}
+    _note, created = Notification.objects.get_or_create(
+        user=call.manager, call=call, url=url, defaults={"message": message}
+    )
+    if created and call.manager.email:
+        link = settings.SITE_ROOT.rstrip("/") + url
+        send_mail(_("Mimic: call report ready"), f"{message}\n{link}\n", None, [call.manager.email], fail_silently=True)
+    send_to_call(call_id, {"type": "call.report", "url": url})
+    return True
+
+
+@shared_task(ignore_result=True)
 def render_report_pdf(report_id: int, version: str, language: str) -> None:
     """Render and cache one report's PDF; a rerun for a ready PDF does nothing."""
+    from lib.pdf import render_pdf
     from reports.content import build_report_context
-    from reports.pdf import render_pdf
 
     try:
         cached, _ = ReportPdf.objects.get_or_create(report_id=report_id, version=version, language=language)
@@ -67,7 +96,8 @@ def analyze_recording(recording_id: str) -> None:
     Idempotent: a finished recording is left alone; a redelivered one is analysed again from its
     file, and the results are stored in one transaction, so nothing is ever doubled.
     """
-    from emotions.video import BadVideo, analyze_video
+    from calls.scoring import get_engine
+    from engine.video import BadVideo, analyze_video
     from reports.recordings import finish, store_analysis
 
     recording = Recording.objects.select_related("client", "manager").filter(pk=recording_id).first()
@@ -78,7 +108,7 @@ def analyze_recording(recording_id: str) -> None:
         return
     Recording.objects.filter(pk=recording.pk).update(status=RecordingStatus.PROCESSING)
     try:
-        result = analyze_video(recording.file.path, fps=2.0, progress=_Progress(recording.pk))
+        result = analyze_video(recording.file.path, fps=2.0, progress=_Progress(recording.pk), engine=get_engine())
         store_analysis(recording, result)
     except BadVideo as exc:
         logger.info("Recording %s could not be analysed: %s", recording_id, exc.reason)

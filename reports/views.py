@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,11 +16,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import User
-from emotions.capture import call_id_from_token
-from emotions.models import Call, CallStatus, Client
+from calls.models import Call, CallStatus, Client
+from calls.protocol import call_id_from_token
 from privacy.audit import audit
 from privacy.models import AuditAction
 from reports import charts
+from reports import trends as trends_maths
 from reports.content import build_report_context, report_csv_rows
 from reports.exports import to_csv
 from reports.forms import DashboardFilterForm, FeedbackForm, TrendsForm, UploadForm
@@ -139,26 +139,13 @@ def _dashboard_queryset(request: HttpRequest) -> tuple[DashboardFilterForm, obje
     return form, qs
 
 
-def _weekly(points: list[dict]) -> list[dict]:
-    """Fold daily points into ISO weeks (weighted by calls), for periods too long to show per day."""
-    weeks: dict = {}
-    for p in points:
-        monday = p["day"] - timedelta(days=p["day"].weekday())
-        w = weeks.setdefault(monday, {"day": monday, "total": 0.0, "rated": 0, "calls": 0})
-        w["calls"] += p["calls"]
-        if p["mean"] is not None:
-            w["total"] += p["mean"] * p["calls"]
-            w["rated"] += p["calls"]
-    return [{**w, "mean": w["total"] / w["rated"] if w["rated"] else None} for w in weeks.values()]
-
-
 def _period_chart(qs, chart_id: str) -> str:
     points = qs.daily_satisfaction()
     if not points:
         return ""
     weekly = len(points) > 62
     if weekly:
-        points = _weekly(points)
+        points = trends_maths.fold_weekly(points)
     return charts.line_chart(
         [p["day"].strftime("%d.%m") for p in points],
         [{"name": _("Mean satisfaction"), "values": [p["mean"] for p in points]}],
@@ -242,13 +229,9 @@ def trends(request: HttpRequest) -> HttpResponse:
     period = period or "week"
     visible = CallReport.objects.for_user(request.user).filter(call__client__in=Client.objects.for_user(request.user))
 
-    rows = visible.by_manager_period(period)
-    periods = sorted({r["period"] for r in rows})[-12:]
-    manager_ids = sorted({r["call__manager"] for r in rows})
+    periods, cells = trends_maths.manager_grid(visible.by_manager_period(period))
+    manager_ids = sorted(cells)
     names = {u.id: u.get_full_name() or u.get_username() for u in User.objects.filter(id__in=manager_ids)}
-    cells: dict[int, dict] = defaultdict(dict)
-    for r in rows:
-        cells[r["call__manager"]][r["period"]] = r
     fmt = "%d.%m.%y" if period == "week" else "%m.%Y"
     period_labels = [p.strftime(fmt) for p in periods]
     manager_rows = [
@@ -267,29 +250,17 @@ def trends(request: HttpRequest) -> HttpResponse:
             connect_gaps=True,
         )
 
-    per_client: dict = {}
-    for r in visible.order_by("call__client__pseudonym", "call__created").values(
-        "call__client_id", "call__client__pseudonym", "call__created", "satisfaction_pct"
-    ):
-        entry = per_client.setdefault(
-            r["call__client_id"], {"id": r["call__client_id"], "pseudonym": r["call__client__pseudonym"], "values": []}
+    client_rows = trends_maths.client_series(
+        list(
+            visible.order_by("call__client__pseudonym", "call__created").values(
+                "call__client_id", "call__client__pseudonym", "call__created", "satisfaction_pct"
+            )
         )
-        entry["values"].append(r["satisfaction_pct"])
-        entry["last_call"] = r["call__created"]
-    client_rows = []
-    for entry in per_client.values():
-        values = [v for v in entry["values"] if v is not None]
-        entry.update(
-            calls=len(entry["values"]),
-            mean=sum(values) / len(values) if values else None,
-            first=values[0] if values else None,
-            last=values[-1] if values else None,
-            change=values[-1] - values[0] if len(values) > 1 else None,
-            spark=charts.sparkline(
-                entry["values"][-12:], title=_("Satisfaction trend"), chart_id=f"spark-{entry['id']}"
-            ),
+    )
+    for entry in client_rows:
+        entry["spark"] = charts.sparkline(
+            entry["values"][-12:], title=_("Satisfaction trend"), chart_id=f"spark-{entry['id']}"
         )
-        client_rows.append(entry)
     return render(
         request,
         "reports/trends.html",

@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 
 from accounts.models import Role, User
-from emotions.models import Call, CallStatus, Client
+from calls.models import Call, CallStatus, Client
 
 PASSWORD = "correct-horse-battery"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import simplejpeg
 
-import emotions.inference as inference
+import engine.inference as inference
 
 DATA = Path(__file__).resolve().parent / "data" / "cremad"
 REAL_CLASSIFIER = inference.DEFAULT_CLASSIFIER_PATH
@@ -36,11 +36,13 @@ def engine(classifier_path) -> inference.Engine:
 
 @pytest.fixture
 def process_engine(settings, classifier_path):
-    """Point the process-wide engine (used by commands and analyze_video) at ``classifier_path``."""
+    """Point the process-wide engine (workers, commands, uploads) at ``classifier_path``."""
+    from calls import scoring
+
     settings.MIMIC_CLASSIFIER_PATH = str(classifier_path)
-    inference._engine = None
-    yield inference.get_engine()
-    inference._engine = None
+    scoring.reset()
+    yield scoring.get_engine()
+    scoring.reset()
 
 
 def frame(name: str = "HAP") -> bytes:

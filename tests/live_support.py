@@ -22,8 +22,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from PIL import Image
 
-from emotions import capture
-from emotions.models import Consent
+from calls import protocol as capture
+from calls.models import Consent
 from tests.engine_support import FRAMES, classifier_path, process_engine  # noqa: F401
 from tests.servers import CeleryWorker, db_env
 
@@ -121,7 +121,7 @@ def count(queryset) -> int:
 
 
 def give_consent(call) -> Consent:
-    from emotions.live import give_consent as give
+    from calls.lifecycle import give_consent as give
 
     return give(call, "ru")
 

@@ -14,9 +14,9 @@ from django.core.files.base import ContentFile
 from django.db import connection
 from django.utils import timezone
 
-from emotions.analytics import summarize
-from emotions.labels import EXPRESSIONS
-from emotions.models import Call, CallStatus, Client, EmotionSample
+from calls.models import Call, CallStatus, Client, EmotionSample, ScoredFrame
+from engine.analytics import summarize
+from engine.labels import EXPRESSIONS
 
 
 def _model(label: str):
@@ -47,9 +47,7 @@ def build_world(manager, *, name: str = "Мария Иванова", with_file: 
     t_ms, faces, rows = [], [], []
     for seq in range(6):
         p = probs[seq % 2]
-        EmotionSample.objects.create(
-            call=call, seq=seq, offset_ms=seq * 500, face_found=True, probs=p, **EmotionSample.fields_from_probs(p)
-        )
+        EmotionSample.objects.store_timeline(call, [ScoredFrame.from_probs(call.pk, seq, seq * 500, True, p)], now)
         t_ms.append(seq * 500)
         faces.append(True)
         rows.append(p)

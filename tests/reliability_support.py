@@ -159,14 +159,14 @@ def _seed_main(frames: int) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     django.setup()
+    from calls.lifecycle import give_consent, start_call
     from django.conf import settings
     from django.test import Client as HttpClient
 
     from accounts.models import Role, User
-    from emotions.capture import make_client_token
-    from emotions.live import give_consent, start_call
-    from emotions.models import Call, Client
-    from emotions.tasks import analyze_frame
+    from calls.models import Call, Client
+    from calls.protocol import make_client_token
+    from calls.tasks import analyze_frame
 
     manager, _ = User.objects.get_or_create(username="reliability-manager", defaults={"role": Role.MANAGER})
     client = Client.objects.create(display_name="Reliability Client", manager=manager)
@@ -205,7 +205,7 @@ class SimulatedCall:
     async def _client_loop(self) -> None:
         from websockets.asyncio.client import connect
 
-        from emotions.capture import pack_frame
+        from calls.protocol import pack_frame
 
         url = f"{self.ws}/ws/calls/{self.call['call_id']}/capture/?token={self.call['token']}"
         while not self.stop.is_set():
@@ -299,10 +299,9 @@ def send_task(env: dict[str, str], name: str, args: list, times: int = 1) -> Non
 
 
 def end_call(env: dict[str, str], call_id: str) -> None:
-    """End the call as the manager's End button does (emotions.live.end_call), from a subprocess on ``env``."""
+    """End the call as the manager's End button does (calls.lifecycle.end_call), from a subprocess on ``env``."""
     code = (
-        "import sys, django; django.setup(); from emotions.live import end_call; "
-        "assert end_call(sys.argv[1], 'manager')"
+        "import sys, django; django.setup(); from calls.lifecycle import end_call; assert end_call(sys.argv[1], 'manager')"
     )
     subprocess.run([sys.executable, "-c", code, call_id], cwd=REPO, env=base_env(env), check=True, capture_output=True,
                    timeout=60)  # fmt: skip

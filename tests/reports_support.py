@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from emotions.analytics import summarize
-from emotions.labels import EXPRESSIONS
-from emotions.models import Call, CallSource, CallStatus, EmotionSample
+from calls.models import Call, CallSource, CallStatus, EmotionSample, ScoredFrame
+from engine.analytics import summarize
+from engine.labels import EXPRESSIONS
 from reports.models import CallReport
 
 STEP_MS = 500  # 2 fps
@@ -69,9 +69,10 @@ def make_call(
         started_at=created,
         ended_at=created + timedelta(seconds=seconds),
     )
-    EmotionSample.objects.bulk_create(
-        EmotionSample(call=call, seq=i, offset_ms=t, face_found=ok, probs=p, **EmotionSample.fields_from_probs(p))
-        for i, (t, ok, p) in enumerate(zip(t_ms, found, probs, strict=True))
+    EmotionSample.objects.store_timeline(
+        call,
+        [ScoredFrame.from_probs(call.pk, i, t, ok, p) for i, (t, ok, p) in enumerate(zip(t_ms, found, probs, strict=True))],
+        created,
     )
     CallReport.store(call, summarize(t_ms, found, probs))
     return call

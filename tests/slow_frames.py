@@ -7,9 +7,9 @@ after a frame was stored, when no frame is in flight and even early acknowledgem
 
 import time
 
-import emotions.frames
+import engine.frames
 
-_decode_jpeg = emotions.frames.decode_jpeg
+_decode_jpeg = engine.frames.decode_jpeg
 
 
 def _slow_decoder(data: bytes, *args, **kwargs):
@@ -17,4 +17,4 @@ def _slow_decoder(data: bytes, *args, **kwargs):
     return _decode_jpeg(data, *args, **kwargs)
 
 
-emotions.frames.decode_jpeg = _slow_decoder
+engine.frames.decode_jpeg = _slow_decoder

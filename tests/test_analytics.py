@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from emotions.analytics import Smoother, negative_share, summarize, valence_series
-from emotions.labels import EXPRESSIONS, canonical, valence_of
+from engine.analytics import Smoother, negative_share, summarize, valence_series
+from engine.labels import EXPRESSIONS, canonical, valence_of
 
 
 def one_hot(label: str, p: float = 0.9) -> list[float]:

@@ -9,10 +9,10 @@ from django.template import Context, Template
 from django.test import RequestFactory
 from django.urls import reverse
 
+from calls import protocol as capture
 from dion import bot, services
 from dion.models import DionMeeting
 from dion.transport import JsonClient, SlidingWindowLimiter, make_ssl_context
-from emotions import capture
 from tests import dion_fake
 from tests.dion_fake import BOT_LOGIN, BOT_PASSWORD, IAPI_TOKEN, Scripted
 
@@ -250,7 +250,7 @@ def test_the_panel_shows_the_link_the_error_and_the_form_to_the_manager(call, ma
 
 def _start(manager_client, client_of_manager):
     return manager_client.post(
-        reverse("emotions:start_call"), {"client": str(client_of_manager.pk), "capture_fps": "2"}, follow=True
+        reverse("calls:start_call"), {"client": str(client_of_manager.pk), "capture_fps": "2"}, follow=True
     )
 
 

@@ -9,9 +9,9 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from calls.models import CallStatus
 from dion import signing
 from dion.models import DionMeeting, WebhookEvent
-from emotions.models import CallStatus
 
 SECRET = "webhook-secret-for-tests"
 

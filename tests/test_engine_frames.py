@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from emotions.frames import MAX_BYTES, MAX_SIDE, decode_jpeg
-from emotions.inference import BadFrame
+from engine.frames import MAX_BYTES, MAX_SIDE, decode_jpeg
+from engine.inference import BadFrame
 from tests.engine_support import frame, jpeg
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from emotions import inference
-from emotions.detector import FaceDetector, iou, nms, prior_boxes
-from emotions.inference import BadFrame, Engine, FrameResult, get_engine
-from emotions.labels import EXPRESSIONS, valence_of
+from engine import inference
+from engine.detector import FaceDetector, iou, nms, prior_boxes
+from engine.inference import BadFrame, Engine, FrameResult
+from engine.labels import EXPRESSIONS, valence_of
 from tests.engine_support import classifier_path, engine, frame, frame_rgb, jpeg  # noqa: F401
 
 
@@ -162,14 +162,6 @@ def test_a_bright_enough_face_in_a_dim_room_is_not_dark(engine) -> None:
     rgb = frame_rgb("NEU").copy()
     rgb[:60] //= 5  # dim the top of the room only
     assert "too_dark" not in engine.analyze_rgb(rgb).flags
-
-
-def test_get_engine_is_a_process_wide_singleton() -> None:
-    inference._engine = None
-    try:
-        assert get_engine() is get_engine()
-    finally:
-        inference._engine = None
 
 
 def test_engine_works_without_the_classifier_until_it_is_needed(tmp_path) -> None:

@@ -13,9 +13,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from emotions.inference import Engine, grey_to_input
-from emotions.labels import EXPRESSIONS
-from emotions.video import BadVideo, analyze_video
+from engine.inference import Engine, grey_to_input
+from engine.labels import EXPRESSIONS
+from engine.video import BadVideo, analyze_video
 from tests.engine_support import (  # noqa: F401
     HAPPY_CLIP,
     classifier_path,
@@ -109,7 +109,7 @@ FERPLUS_NAMES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgus
 
 @pytest.fixture(scope="module")
 def valid_sample() -> tuple[np.ndarray, np.ndarray]:
-    from emotions.training.data import load_split, majority_labels
+    from training.data import load_split, majority_labels
 
     folder = shared_data_dir() / "ferplus"
     if not (folder / "valid.npz").exists():

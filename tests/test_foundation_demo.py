@@ -5,8 +5,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import User
-from emotions.management.commands.seed_demo import DEMO_PASSWORD
-from emotions.models import Call, EmotionSample
+from calls.models import Call, EmotionSample
+from demo.management.commands.seed_demo import DEMO_PASSWORD
 from illustrations.models import ShareView
 from reports.models import CallReport, ClientFeedback
 

@@ -42,7 +42,7 @@ def test_with_database_and_redis_urls_it_runs_on_the_real_services():
         {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/mimic", "REDIS_URL": "redis://127.0.0.1:6379/0"}
     )
     assert s["db"] == "django.db.backends.postgresql"
-    assert s["layer"] == "emotions.layers.ResilientRedisPubSubChannelLayer"
+    assert s["layer"] == "lib.layers.ResilientRedisPubSubChannelLayer"
     assert s["eager"] is False
     assert s["broker"] == "redis://127.0.0.1:6379/0"
 
@@ -94,7 +94,7 @@ def test_each_service_command_names_a_real_entry_point():
         "import django; django.setup();"
         "import webapp.asgi as a; assert callable(a.application);"
         "from webapp.celery import app; app.loader.import_default_modules();"
-        "assert 'emotions.tasks.end_idle_calls' in app.tasks;"
+        "assert 'calls.tasks.end_idle_calls' in app.tasks;"
         "import celery.bin.celery"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}

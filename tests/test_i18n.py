@@ -15,7 +15,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from emotions.analytics import SATISFACTION_FOOTNOTE
+from engine.analytics import SATISFACTION_FOOTNOTE
 
 LOCALE = Path(__file__).resolve().parent.parent / "locale" / "ru" / "LC_MESSAGES"
 PO = LOCALE / "django.po"
@@ -201,7 +201,7 @@ def test_the_language_switcher_turns_the_site_english_and_back(client):
 
 
 def test_the_managers_pages_are_russian(manager_client, call):
-    html = manager_client.get(reverse("emotions:call_list")).content.decode()
+    html = manager_client.get(reverse("calls:call_list")).content.decode()
     for text in ("Мои звонки", "Сводка", "Динамика", "Иллюстрации", "Выйти", "Персональный менеджер"):
         assert text in html, text
     dashboard = manager_client.get(reverse("reports:dashboard")).content.decode()

@@ -1,4 +1,4 @@
-"""reports/pdf.py: the hardened fetcher serves our static files and nothing else; PDFs render."""
+"""lib/pdf.py: the hardened fetcher serves our static files and nothing else; PDFs render."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from reports.pdf import UnsafeURL, render_pdf, safe_url_fetcher
+from lib.pdf import UnsafeURL, render_pdf, safe_url_fetcher
 
 
 def test_static_files_are_served_from_disk():

@@ -14,16 +14,17 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
+from calls.broadcast import manager_group_name
+from calls.lifecycle import start_call, withdraw_consent
 from celery import signals
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
 
-from emotions import tasks
-from emotions.batching import FrameBatcher
-from emotions.live import manager_group_name, start_call, withdraw_consent
-from emotions.models import Call, EmotionSample
-from emotions.tasks import QueuedFrame, analyze_batch
+from calls import scoring, tasks
+from calls.batching import FrameBatcher
+from calls.models import Call, EmotionSample
+from calls.scoring import QueuedFrame, analyze_batch
 from tests.live_support import browser_like_jpeg, classifier_path, give_consent, process_engine  # noqa: F401
 
 # --- the batcher ----------------------------------------------------------------------------------------
@@ -93,8 +94,7 @@ def two_calls(call, manager, client_of_manager, process_engine):
     for each in (call, second):
         start_call(each)
         give_consent(each)
-    tasks._call_states.clear()
-    tasks._prev_boxes.clear()
+    scoring.reset()
     return call, second
 
 
@@ -188,7 +188,8 @@ async def test_a_withdrawn_call_in_a_batch_stores_nothing_while_the_other_call_i
 
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_delivered_again_is_split_into_one_task_per_frame(two_calls, monkeypatch) -> None:
-    from webapp.celery import ReliableTask, app
+    from lib.tasks import ReliableTask
+    from webapp.celery import app
 
     first, second = two_calls
     monkeypatch.setattr(ReliableTask, "_deliveries", lambda self: 2)  # as if a worker had died on it once
@@ -204,8 +205,8 @@ def test_a_batch_delivered_again_is_split_into_one_task_per_frame(two_calls, mon
     finally:
         signals.task_prerun.disconnect(record)
     assert ran == [
-        ("emotions.tasks.analyze_frames", ()),
-        ("emotions.tasks.analyze_frame", (str(first.pk), 0)),
-        ("emotions.tasks.analyze_frame", (str(second.pk), 0)),
+        ("calls.tasks.analyze_frames", ()),
+        ("calls.tasks.analyze_frame", (str(first.pk), 0)),
+        ("calls.tasks.analyze_frame", (str(second.pk), 0)),
     ]
     assert EmotionSample.objects.count() == 2

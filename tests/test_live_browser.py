@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from emotions.models import Call, CallStatus, Consent
-from emotions.video import analyze_video
+from calls.models import Call, CallStatus, Consent
+from engine.video import analyze_video
 from reports.models import CallReport
 from tests.browser import chromium
 from tests.conftest import PASSWORD

@@ -16,9 +16,9 @@ from channels.db import database_sync_to_async
 from django.core import mail, signing
 from django.test import Client as HttpClient
 
-from emotions import capture
-from emotions.capture import CloseCode
-from emotions.models import Call, CallStatus, EmotionSample, Notification
+from calls import protocol as capture
+from calls.models import Call, CallStatus, EmotionSample, Notification
+from calls.protocol import CloseCode
 from privacy.models import AuditAction, AuditEvent
 from reports.models import CallReport
 from tests.live_support import (  # noqa: F401
@@ -45,7 +45,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 @pytest.fixture
 def consented_call(call):
-    from emotions.live import start_call
+    from calls.lifecycle import start_call
 
     start_call(call)  # what the manager's Start button does
     give_consent(call)
@@ -295,8 +295,9 @@ async def test_withdrawal_closes_the_sockets_within_a_second_and_deletes_the_dat
 
 
 async def test_queued_frames_write_nothing_after_withdrawal(consented_call, live_worker) -> None:
-    from emotions.live import withdraw_consent
-    from emotions.tasks import analyze_frame
+    from calls.lifecycle import withdraw_consent
+
+    from calls.tasks import analyze_frame
 
     await database_sync_to_async(withdraw_consent)(consented_call.pk, "client", "client-link")
     import base64
@@ -357,7 +358,7 @@ def test_end_idle_calls_ends_only_silent_calls(manager, client_of_manager, setti
 
     from django.utils import timezone
 
-    from emotions.tasks import end_idle_calls
+    from calls.tasks import end_idle_calls
 
     time_machine.move_to(timezone.now(), tick=False)
     now = timezone.now()

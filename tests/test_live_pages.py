@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import pytest
+from calls.lifecycle import give_consent, start_call
 from django.urls import reverse
 from django.utils.html import escape
 
-from emotions.capture import call_id_from_token, make_client_token
-from emotions.consent import CURRENT_VERSION, current_text, text_for
-from emotions.live import give_consent, start_call
-from emotions.models import Call, CallStatus, Consent, Notification
+from calls.models import Call, CallStatus, Consent, Notification
+from calls.protocol import call_id_from_token, make_client_token
+from privacy.consent import CURRENT_VERSION, current_text, text_for
 from privacy.models import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.django_db
 
 
 def test_start_call_creates_a_live_call_and_shows_the_client_link(manager_client, manager, client_of_manager):
-    response = manager_client.post(reverse("emotions:start_call"), {"client": client_of_manager.pk, "capture_fps": 3})
+    response = manager_client.post(reverse("calls:start_call"), {"client": client_of_manager.pk, "capture_fps": 3})
     call = Call.objects.get(manager=manager)
-    assert response.status_code == 302 and response.url == reverse("emotions:call_live", args=[call.pk])
+    assert response.status_code == 302 and response.url == reverse("calls:call_live", args=[call.pk])
     assert call.status == CallStatus.LIVE and call.started_at is not None and call.capture_fps == 3
     page = manager_client.get(response.url).content.decode()
     token = page.split("/calls/c/")[1].split("/")[0]
@@ -27,15 +27,15 @@ def test_start_call_creates_a_live_call_and_shows_the_client_link(manager_client
 
 
 def test_start_call_can_create_a_new_client(manager_client, manager):
-    manager_client.post(reverse("emotions:start_call"), {"new_client_name": "Пётр Сидоров", "capture_fps": 2})
+    manager_client.post(reverse("calls:start_call"), {"new_client_name": "Пётр Сидоров", "capture_fps": 2})
     assert Call.objects.get(manager=manager).client.display_name == "Пётр Сидоров"
 
 
 def test_the_live_page_is_the_call_managers_alone(client, call, other_manager, supervisor):
     for user in (other_manager, supervisor):
         client.force_login(user)
-        assert client.get(reverse("emotions:call_live", args=[call.pk])).status_code == 404
-        assert client.post(reverse("emotions:call_end", args=[call.pk])).status_code == 404
+        assert client.get(reverse("calls:call_live", args=[call.pk])).status_code == 404
+        assert client.post(reverse("calls:call_end", args=[call.pk])).status_code == 404
 
 
 def test_a_token_is_bound_to_its_call_and_salt(call):
@@ -48,7 +48,7 @@ def test_a_token_is_bound_to_its_call_and_salt(call):
 
 def test_the_client_page_asks_for_consent_before_any_capture(client, call):
     start_call(call)
-    url = reverse("emotions:client_capture", args=[make_client_token(call.pk)])
+    url = reverse("calls:client_capture", args=[make_client_token(call.pk)])
     page = client.get(url, HTTP_ACCEPT_LANGUAGE="ru").content.decode()
     text = current_text("ru")
     assert text.purpose in page and text.withdrawal in page and 'name="agree"' in page
@@ -68,7 +68,7 @@ def test_the_client_page_asks_for_consent_before_any_capture(client, call):
 
 def test_the_consent_record_is_its_own_printable_page(client, call):
     consent = give_consent(call, "en")
-    page = client.get(reverse("emotions:client_consent_record", args=[make_client_token(call.pk)])).content.decode()
+    page = client.get(reverse("calls:client_consent_record", args=[make_client_token(call.pk)])).content.decode()
     text = consent.text()
     for part in (text.operator, text.purpose, text.term, text.withdrawal, consent.text_sha256, *text.data):
         assert escape(part) in page
@@ -79,20 +79,20 @@ def test_stop_withdraws_and_the_link_then_only_says_thank_you(client, call):
     start_call(call)
     give_consent(call, "ru")
     token = make_client_token(call.pk)
-    client.post(reverse("emotions:client_stop", args=[token]))
+    client.post(reverse("calls:client_stop", args=[token]))
     consent = Consent.objects.get(call=call)
     assert consent.withdrawn_at is not None and consent.withdrawn_by == "client"
-    page = client.get(reverse("emotions:client_capture", args=[token])).content.decode()
+    page = client.get(reverse("calls:client_capture", args=[token])).content.decode()
     assert 'name="agree"' not in page and "frontend/client.js" not in page
 
 
 def test_a_tampered_client_link_is_404(client, call):
-    assert client.get(reverse("emotions:client_capture", args=["nonsense:token"])).status_code == 404
+    assert client.get(reverse("calls:client_capture", args=["nonsense:token"])).status_code == 404
 
 
 def test_unread_notifications_show_in_the_nav(manager_client, manager, call):
     Notification.objects.create(user=manager, call=call, message="The report is ready.", url="/x/")
-    page = manager_client.get(reverse("emotions:call_list")).content.decode()
+    page = manager_client.get(reverse("calls:call_list")).content.decode()
     assert 'class="nav-badge">1<' in page
-    manager_client.post(reverse("emotions:notifications"))
+    manager_client.post(reverse("calls:notifications"))
     assert Notification.objects.unread().count() == 0

@@ -7,12 +7,12 @@ import json
 import time
 
 import pytest
+from calls.lifecycle import give_consent, start_call
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
 
-from emotions.capture import make_client_token
-from emotions.live import give_consent, start_call
-from emotions.models import EmotionSample
+from calls.models import EmotionSample
+from calls.protocol import make_client_token
 from tests.live_support import browser_like_jpeg, classifier_path, daphne_stack, frame_message  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(180)]

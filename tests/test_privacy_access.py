@@ -73,7 +73,7 @@ def _owner_method(client, path: str) -> str:
 
 def test_the_walk_finds_the_known_object_urls():
     names = {name for _, name, _ in object_patterns()}
-    assert {"emotions:call_detail"} <= names
+    assert {"calls:call_detail"} <= names
 
 
 @pytest.mark.parametrize(

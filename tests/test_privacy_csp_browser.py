@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from django.urls import reverse
 
-from emotions import capture
-from emotions.models import Call, CallStatus
+from calls import protocol as capture
+from calls.models import Call, CallStatus
 from tests.conftest import PASSWORD
 from tests.privacy_world import build_world
 
@@ -43,8 +43,8 @@ def test_the_main_pages_load_without_csp_violations(page, live_server, manager):
     page.click("main button[type=submit]")
     page.wait_for_load_state()
     urls = [
-        reverse("emotions:call_list"),
-        reverse("emotions:call_detail", args=[call.pk]),
+        reverse("calls:call_list"),
+        reverse("calls:call_detail", args=[call.pk]),
         reverse("reports:call_report", args=[call.pk]),
         reverse("reports:dashboard"),
         reverse("reports:trends"),
@@ -55,8 +55,8 @@ def test_the_main_pages_load_without_csp_violations(page, live_server, manager):
         urls.append(world["sharelink"].get_share_url())
     # An open call, so the live pages load their scripts (the consent page and the manager's panel).
     open_call = Call.objects.create(manager=manager, client=world["client"], status=CallStatus.SCHEDULED)
-    urls.append(reverse("emotions:call_live", args=[open_call.pk]))
-    urls.append(reverse("emotions:client_capture", args=[capture.make_client_token(open_call.pk)]))
+    urls.append(reverse("calls:call_live", args=[open_call.pk]))
+    urls.append(reverse("calls:client_capture", args=[capture.make_client_token(open_call.pk)]))
     for url in urls:
         response = page.goto(base + url)
         assert response.status < 400, (url, response.status)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from emotions.consent import CURRENT_VERSION, text_for
+from privacy.consent import CURRENT_VERSION, text_for
 from privacy.retention import RETENTION_RULES
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "privacy.md").read_text()

@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 from django.db import connection
 from django.test import override_settings
 
-from emotions.models import Client
+from calls.models import Client
 from privacy.fields import DecryptionError, decrypt_str
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +73,7 @@ def test_the_migration_encrypts_rows_written_in_plaintext_before_it(manager):
         cursor.execute(f"UPDATE {Client._meta.db_table} SET display_name = %s WHERE id = %s", [NAME, pk])
     with pytest.raises(DecryptionError):
         Client.objects.get(pk=client.pk)
-    migration = importlib.import_module("emotions.migrations.0002_client_encrypted_fields")
+    migration = importlib.import_module("calls.migrations.0002_client_encrypted_fields")
 
     class Editor:  # RunPython passes a schema editor; only its connection is used
         pass

@@ -8,7 +8,7 @@ import pytest
 from django.apps import apps
 from django.urls import reverse
 
-from emotions.models import Call, Client, EmotionSample
+from calls.models import Call, Client, EmotionSample
 from privacy.models import AuditAction, AuditEvent, DestructionKind, DestructionRecord
 from tests.privacy_world import build_world
 

@@ -37,12 +37,10 @@ def _assert_escaped(html: str) -> None:
     assert "&quot;&gt;&lt;svg onload=alert(2)&gt;" in html
 
 
-@pytest.mark.parametrize(
-    "page", ["emotions:call_detail", "emotions:call_list", "reports:call_report", "reports:dashboard"]
-)
+@pytest.mark.parametrize("page", ["calls:call_detail", "calls:call_list", "reports:call_report", "reports:dashboard"])
 def test_hostile_names_are_escaped_in_html_pages(client, supervisor, hostile_world, page):
     client.force_login(supervisor)  # supervisors see the manager's name on every page
-    args = [hostile_world["call"].pk] if "call_" in page and page != "emotions:call_list" else []
+    args = [hostile_world["call"].pk] if "call_" in page and page != "calls:call_list" else []
     response = client.get(reverse(page, args=args))
     assert response.status_code == 200
     html = response.content.decode()

@@ -21,7 +21,7 @@ def _csp(response) -> dict[str, list[str]]:
 
 
 def test_pages_carry_a_strict_csp_without_unsafe_inline(manager_client, call):
-    response = manager_client.get(reverse("emotions:call_detail", args=[call.id]))
+    response = manager_client.get(reverse("calls:call_detail", args=[call.id]))
     csp = _csp(response)
     assert csp["default-src"] == ["'self'"]
     assert csp["object-src"] == ["'none'"]

@@ -14,7 +14,7 @@ B64 = base64.b64encode(JPEG).decode()
 def test_the_record_factory_is_installed_and_scrubs_every_record(caplog):
     caplog.set_level(logging.DEBUG)
     log = logging.getLogger("celery.app.trace")
-    context = {"name": "emotions.tasks.analyze_frame", "args": repr(["id", 0, 5, B64])}
+    context = {"name": "calls.tasks.analyze_frame", "args": repr(["id", 0, 5, B64])}
     log.info("Task %(name)s succeeded", context, extra={"data": context})  # what celery.app.trace does
     logging.getLogger("any").warning("frame %s raw %r", B64, JPEG)
     logging.getLogger("any").error(f"inline {B64}")
@@ -22,7 +22,7 @@ def test_the_record_factory_is_installed_and_scrubs_every_record(caplog):
         dumped = f"{record.getMessage()} {record.args!r} {record.__dict__!r}"
         assert "/9j/" not in dumped and "\\xff\\xd8\\xff" not in dumped
         assert REDACTED in dumped
-    assert caplog.records[0].getMessage() == "Task emotions.tasks.analyze_frame succeeded"
+    assert caplog.records[0].getMessage() == "Task calls.tasks.analyze_frame succeeded"
     assert "/9j/" in context["args"]  # the caller's own object is left as it was
 
 

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client as HttpClient
 
-from emotions.models import EmotionSample
+from calls.models import EmotionSample
 from tests.live_support import (  # noqa: F401
     REDIS,
     browser_like_jpeg,
@@ -151,7 +151,7 @@ def _end_call(manager, call) -> int:
 
 
 async def test_no_frame_is_persisted_anywhere_along_the_live_path(call, manager, live_worker, caplog, tmp_path):
-    from emotions.live import start_call
+    from calls.lifecycle import start_call
 
     caplog.set_level(logging.DEBUG)  # everything any logger says during the test
     started = time.time() - 1

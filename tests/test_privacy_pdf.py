@@ -1,4 +1,4 @@
-"""WeasyPrint, through reports.pdf.render_pdf, never fetches the network or reads local files."""
+"""WeasyPrint, through lib.pdf.render_pdf, never fetches the network or reads local files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from reports.pdf import render_pdf
+from lib.pdf import render_pdf
 
 
 class _Canary(BaseHTTPRequestHandler):

@@ -10,7 +10,7 @@ from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
 
-from emotions.models import Call, EmotionSample
+from calls.models import Call, EmotionSample
 from privacy.models import AuditAction, AuditEvent, DestructionKind, DestructionRecord, LoginFailure
 from privacy.retention import RETENTION_RULES, active_rules, purge_expired
 from privacy.tasks import purge_expired_data

@@ -160,7 +160,7 @@ def test_after_a_poison_message_the_worker_goes_on_with_ordinary_work(env, pg) -
         send_task(env, "tests.poison_tasks.poison_frame", [call["call_id"], 5])
         _wait(lambda: _dead_letters(pg, call) == 1, 90, "the dead letter")
         # More tasks than pool processes: every replacement process, and the prefetch window, must still work.
-        send_task(env, "emotions.tasks.end_idle_calls", [], times=6)
+        send_task(env, "calls.tasks.end_idle_calls", [], times=6)
         done = lambda: len(re.findall(r"end_idle_calls\[\S+\] succeeded", worker.log_tail(200_000)))  # noqa: E731
         _wait(lambda: done() == 6, 60, "the next tasks")
 
@@ -177,7 +177,7 @@ def test_a_poison_frame_in_a_batch_is_dead_lettered_alone_and_the_other_calls_fr
     batch = [[first["call_id"], 0, 0, good, now], [second["call_id"], 0, 0, good, now],
              [first["call_id"], 1, 500, poison, now], [second["call_id"], 1, 500, good, now]]  # fmt: skip
     with worker:
-        send_task(env, "emotions.tasks.analyze_frames", [batch])
+        send_task(env, "calls.tasks.analyze_frames", [batch])
         _wait(lambda: _dead_letters(pg, first) == 1, 120, "the dead letter")
         _wait(lambda: len(pg.stored_seqs(second["call_id"])) == 2, 60, "the other call's frames")
         time.sleep(2)
@@ -187,7 +187,7 @@ def test_a_poison_frame_in_a_batch_is_dead_lettered_alone_and_the_other_calls_fr
             "SELECT task_name, seq FROM emotions_deadletter WHERE call_id = %s", [first["call_id"]]
         )[0]
         # Only the poison frame, by call and seq: the batch that carried it was split after its first death.
-        assert (task_name, seq) == ("emotions.tasks.analyze_frame", 1)
+        assert (task_name, seq) == ("calls.tasks.analyze_frame", 1)
         log = worker.log_tail(200_000)
         assert "delivered again: splitting 4 frames" in log, log[-3000:]
         assert log.count("exited with 'exitcode 1'") == 1 + MAX_DELIVERIES, log[-3000:]
@@ -265,7 +265,7 @@ def _reconciled(sim: SimulatedCall, outage: Outage, stored: list[int]) -> dict[s
 
 
 def _report_marks(env: dict[str, str], pg: PgCluster, call: dict, outage: Outage) -> dict:
-    """End the call; its report (finalize_call on the worker) has a gap over the outage, not interpolated across it."""
+    """End the call; its report (reports.tasks.build_call_report on the worker) has a gap over the outage, not interpolated across it."""
     end_call(env, call["call_id"])
     _wait(lambda: pg.query("SELECT 1 FROM reports_callreport WHERE call_id = %s", [call["call_id"]]), 60, "the report")
     summary = pg.query("SELECT summary FROM reports_callreport WHERE call_id = %s", [call["call_id"]])[0][0]
@@ -329,7 +329,7 @@ def test_a_worker_takes_tasks_again_within_seconds_after_a_broker_outage(env, re
         back = time.monotonic()
         _wait(lambda: worker.log_tail(100_000).count("Connected to redis") == 2, 30, "the worker to reconnect")
         assert time.monotonic() - back < 3
-        send_task(env, "emotions.tasks.end_idle_calls", [])
+        send_task(env, "calls.tasks.end_idle_calls", [])
         _wait(lambda: re.search(r"end_idle_calls\[\S+\] succeeded", worker.log_tail(100_000)), 30, "a task")
 
 
@@ -337,7 +337,7 @@ LAYERS = ["ResilientRedisPubSubChannelLayer", "ResilientRedisChannelLayer"]  # s
 
 
 def _layer(name: str, url: str):
-    from emotions import layers
+    from lib import layers
 
     return getattr(layers, name)(hosts=[url])
 
@@ -392,7 +392,7 @@ async def test_a_quiet_channel_neither_times_out_nor_holds_the_next_message(redi
 
 
 async def test_a_daphne_restart_resumes_the_call_without_duplicates(env, pg) -> None:
-    from emotions.analytics import summarize
+    from engine.analytics import summarize
 
     call = seed_call(env)
     worker, server = _stack(env)

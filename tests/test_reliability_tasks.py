@@ -10,12 +10,13 @@ import base64
 import time
 
 import pytest
+from calls.lifecycle import end_call, withdraw_consent
 from django.core import mail
 
-from emotions import tasks
-from emotions.health import health
-from emotions.live import end_call, withdraw_consent
-from emotions.models import Call, CallStatus, EmotionSample, Notification
+from calls import scoring, tasks
+from calls.health import health
+from reports.tasks import build_call_report
+from calls.models import Call, CallStatus, EmotionSample, Notification
 from reports.models import CallReport
 from tests.live_support import (  # noqa: F401
     browser_like_jpeg,
@@ -34,11 +35,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 @pytest.fixture
 def consented_call(call, process_engine):
-    from emotions.live import start_call
+    from calls.lifecycle import start_call
 
     start_call(call)
     give_consent(call)
-    tasks._call_states.clear()
+    scoring.reset()
     return call
 
 
@@ -65,8 +66,8 @@ def test_finalize_run_twice_stores_one_report_one_notification_one_mail(consente
     manager.save()
     _frame(consented_call, 0)
     Call.objects.end(consented_call.pk)
-    assert tasks.finalize_call.run(str(consented_call.pk)) is True
-    assert tasks.finalize_call.run(str(consented_call.pk)) is True
+    assert build_call_report.run(str(consented_call.pk)) is True
+    assert build_call_report.run(str(consented_call.pk)) is True
     assert CallReport.objects.filter(call=consented_call).count() == 1
     assert Notification.objects.filter(call=consented_call).count() == 1
     assert len(mail.outbox) == 1

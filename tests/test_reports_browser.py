@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from emotions.models import Client
+from calls.models import Client
 from tests import reports_support
 from tests.conftest import PASSWORD
 from tests.reports_support import make_call

@@ -11,8 +11,8 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from emotions.analytics import summarize
-from reports import pdf as pdf_module
+from engine.analytics import summarize
+from lib import pdf as pdf_module
 from reports.models import CallReport, PdfStatus, ReportPdf
 from reports.tasks import render_report_pdf
 from tests import reports_support

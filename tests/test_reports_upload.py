@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from emotions.models import Call, CallSource, Client, EmotionSample
+from calls.models import Call, CallSource, Client, EmotionSample
 from reports.models import CallReport, Recording, RecordingStatus
 from reports.tasks import analyze_recording
 from tests import engine_support, reports_support
@@ -121,7 +121,7 @@ def test_a_file_that_breaks_during_analysis_is_deleted_and_no_call_remains(
 
 
 def test_progress_is_reported_while_analysing(manager_client, client_of_manager, media_root, monkeypatch):
-    import emotions.video
+    import engine.video
 
     seen = []
 
@@ -130,9 +130,9 @@ def test_progress_is_reported_while_analysing(manager_client, client_of_manager,
         for fraction in (0.25, 0.5, 0.75):
             progress(fraction)
             seen.append(Recording.objects.get().progress)
-        raise emotions.video.BadVideo("stop here")
+        raise engine.video.BadVideo("stop here")
 
-    monkeypatch.setattr(emotions.video, "analyze_video", fake_analyze)
+    monkeypatch.setattr(engine.video, "analyze_video", fake_analyze)
     queued = []
     monkeypatch.setattr(analyze_recording, "delay", lambda rid: queued.append(rid))
     manager_client.post(reverse("reports:upload"), {"client": client_of_manager.pk, "video": _video()})

@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, User
-from emotions.analytics import SATISFACTION_FOOTNOTE
-from emotions.capture import make_client_token
-from emotions.models import Call, CallStatus, Client
+from calls.models import Call, CallStatus, Client
+from calls.protocol import make_client_token
+from engine.analytics import SATISFACTION_FOOTNOTE
 from privacy.models import AuditAction, AuditEvent
 from reports import pilot
 from reports.models import ClientFeedback

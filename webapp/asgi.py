@@ -10,14 +10,15 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from emotions.routing import websocket_urlpatterns  # noqa: E402
+from calls.routing import websocket_urlpatterns  # noqa: E402
+from lib.origins import SiteOriginValidator  # noqa: E402
 
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
 
-# Origin checks happen in the consumers, which know the configured Dion origins.
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        # A foreign or null Origin is refused at the handshake, before any consumer runs.
+        "websocket": SiteOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -45,11 +45,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "accounts",
-    "emotions",
+    "calls",
     "reports",
     "illustrations",
     "privacy",
     "dion",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -104,7 +105,7 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "emotions:call_list"
+LOGIN_REDIRECT_URL = "calls:call_list"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Tests (and the servers they start) hash with MD5: real hashing costs seconds per user.
@@ -122,10 +123,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             # channels_redis Pub/Sub, and a Redis outage pauses the sockets instead of closing them
-            # (emotions/layers.py). MIMIC_CHANNEL_LAYER=lists: the list-based layer (bench/live_load.py --compare).
-            "BACKEND": "emotions.layers.ResilientRedisChannelLayer"
+            # (lib/layers.py). MIMIC_CHANNEL_LAYER=lists: the list-based layer (bench/live_load.py --compare).
+            "BACKEND": "lib.layers.ResilientRedisChannelLayer"
             if os.getenv("MIMIC_CHANNEL_LAYER") == "lists"
-            else "emotions.layers.ResilientRedisPubSubChannelLayer",
+            else "lib.layers.ResilientRedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
@@ -165,7 +166,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", "1000000000") or None
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Reliability (docs/benchmarks.md "Reliability"): a message that kills its worker this many times is
-# dead-lettered (emotions.models.DeadLetter, webapp.celery.ReliableTask) instead of looping; frame tasks
+# dead-lettered (calls.models.DeadLetter, lib.tasks.ReliableTask) instead of looping; frame tasks
 # have short time limits. The visibility timeout above must stay longer than the longest task (660 s).
 MIMIC_TASK_MAX_DELIVERIES = envint("MIMIC_TASK_MAX_DELIVERIES", "3")
 # Frame tasks are acks-late too: a worker crash redelivers them (stale ones are then dropped and counted).
@@ -175,7 +176,7 @@ MIMIC_FRAME_TIME_LIMIT = envint("MIMIC_FRAME_TIME_LIMIT", "30")
 # Backpressure: frames are dropped (counted, "backpressure") while about this many wait in the queue
 # (queued batches x this daphne process's recent frames per batch).
 MIMIC_QUEUE_MAX_DEPTH = envint("MIMIC_QUEUE_MAX_DEPTH", "20")
-# Cross-call micro-batching (emotions.batching): a daphne process sends its frames to the workers as one
+# Cross-call micro-batching (calls.batching): a daphne process sends its frames to the workers as one
 # task per this many frames or per this many ms after the first, whichever comes first; 0 ms sends each frame
 # alone. Measured in docs/benchmarks.md, "Live load".
 MIMIC_FRAME_BATCH_MS = envint("MIMIC_FRAME_BATCH_MS", "25")
@@ -185,7 +186,7 @@ MIMIC_CALL_STATE_CACHE_MS = envint("MIMIC_CALL_STATE_CACHE_MS", "1000")
 # Daphne probes Redis and the database this often while sockets are open ("analysis paused").
 MIMIC_HEALTH_PROBE_MS = envint("MIMIC_HEALTH_PROBE_MS", "1000")
 CELERY_BEAT_SCHEDULE = {
-    "end-idle-calls": {"task": "emotions.tasks.end_idle_calls", "schedule": 30.0},
+    "end-idle-calls": {"task": "calls.tasks.end_idle_calls", "schedule": 30.0},
 }
 
 # Internationalisation: Russian first, English available.
@@ -216,8 +217,9 @@ MIMIC_FRAME_STALE_MS = envint("MIMIC_FRAME_STALE_MS", "5000")
 MIMIC_ALERT_WINDOW_SECONDS = envint("MIMIC_ALERT_WINDOW_SECONDS", "30")
 MIMIC_ALERT_NEGATIVE_SHARE = float(os.getenv("MIMIC_ALERT_NEGATIVE_SHARE", "0.5"))
 MIMIC_SMOOTHING_FRAMES = envint("MIMIC_SMOOTHING_FRAMES", "5")
-# Model overrides (empty: the files under emotions/models/); tests point subprocesses at a stand-in.
+# Model overrides (empty: the files under engine/weights/); tests point subprocesses at a stand-in.
 MIMIC_CLASSIFIER_PATH = os.getenv("MIMIC_CLASSIFIER_PATH", "")
+MIMIC_DETECTOR_PATH = os.getenv("MIMIC_DETECTOR_PATH", "")
 # The personal-data operator named in the consent text (name and address).
 MIMIC_OPERATOR = os.getenv("MIMIC_OPERATOR", "")
 

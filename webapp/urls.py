@@ -3,12 +3,11 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="emotions:call_list", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="calls:call_list", permanent=False)),
     path("accounts/", include("accounts.urls")),
-    path("calls/", include("emotions.urls")),
+    path("calls/", include("calls.urls")),
     path("reports/", include("reports.urls")),
     path("illustrations/", include("illustrations.urls")),
-    path("privacy/", include("privacy.urls")),
     path("dion/", include("dion.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

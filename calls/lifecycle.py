@@ -1,0 +1,81 @@
+"""The call's life: start, consent given or withdrawn, end. Sync code; call it from views, tasks or threads.
+
+Each function is the one writer of its change. Every change the call's open sockets must see is
+broadcast after the database commit, and the apps downstream learn of it through calls.signals.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from calls import signals
+from calls.broadcast import send_after_commit, send_to_call
+from calls.models import Call, CallStatus, Consent, EmotionSample
+from privacy.audit import audit
+from privacy.consent import current_text
+from privacy.models import AuditAction
+
+
+def start_call(call: Call, client_link: str | None = None) -> list[str]:
+    """The manager pressed Start: the call is live; the idle clock runs from now. ``client_link`` is the
+    absolute link the client opens (None: there is none to share yet). Returns the warnings of the apps told
+    of the start (a Dion meeting that could not be made, say): the call goes on regardless."""
+    Call.objects.start(call.pk)
+    call.refresh_from_db(fields=["status", "started_at"])
+    responses = signals.call_started.send(sender=Call, call=call, client_link=client_link)
+    return [warning for _receiver, warning in responses if warning]
+
+
+def end_call(call_id: uuid.UUID | str, reason: str) -> bool:
+    """End an open call; True if this call ended it (False: already over). The report is built downstream."""
+    if not Call.objects.end(call_id):
+        return False
+    send_to_call(call_id, {"type": "call.ended", "reason": reason})
+    signals.call_ended.send(sender=Call, call_id=str(call_id), reason=reason)
+    return True
+
+
+def give_consent(call: Call, language: str) -> Consent:
+    """Record the client's consent to the current text (idempotent while one is active)."""
+    text = current_text(language)
+    with transaction.atomic():
+        existing = Consent.objects.select_for_update().active().filter(call=call).first()
+        if existing is not None:
+            return existing
+        consent = Consent.objects.create(
+            call=call,
+            text_version=text.version,
+            text_sha256=text.sha256,
+            language=text.language,
+            operator=text.operator,
+        )
+        audit("client-link", AuditAction.CONSENT_GIVEN, consent, call=str(call.pk), text_version=text.version)
+        send_after_commit(call.pk, {"type": "consent.changed", "state": "given"})
+    return consent
+
+
+def withdraw_consent(call_id: uuid.UUID | str, by: str, actor: Any) -> bool:
+    """Withdraw the call's consent: analysis stops, the client's derived data of this call is deleted.
+
+    Locks the consent rows, so a frame batch that already passed its first check and now waits to
+    write sees the withdrawal and writes nothing (EmotionSample.objects.store_live).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        consents = list(Consent.objects.select_for_update().active().filter(call_id=call_id))
+        if not consents:
+            return False
+        Consent.objects.filter(pk__in=[c.pk for c in consents]).update(withdrawn_at=now, withdrawn_by=by)
+        deleted_samples, _ = EmotionSample.objects.filter(call_id=call_id).delete()
+        # Downstream data of the call (its report) goes in the same transaction.
+        signals.consent_withdrawn.send(sender=Call, call_id=str(call_id))
+        # The analysis session is over; no report is built for it.
+        Call.objects.open().filter(pk=call_id).update(status=CallStatus.ENDED, ended_at=now)
+        for consent in consents:
+            audit(actor, AuditAction.CONSENT_WITHDRAWN, consent, by=by, samples_deleted=deleted_samples)
+        send_after_commit(call_id, {"type": "consent.changed", "state": "withdrawn", "by": by})
+    return True

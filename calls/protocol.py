@@ -1,0 +1,152 @@
+"""The live-capture protocol: client links, the binary frame format, the admission rules, close codes.
+
+Plain logic (no ORM), shared by the consumer, the views, the tests and bench/live_load.py.
+
+Frame message (browser -> server, one binary WebSocket message per frame)::
+
+    bytes 0..3   seq         uint32 big-endian, 0, 1, 2, ... per call and capture source
+    bytes 4..11  capture_ms  uint64 big-endian, the browser's Date.now() when the frame was grabbed
+    bytes 12..   JPEG        baseline JPEG, long side <= 320 px, quality ~0.7
+
+Every frame gets exactly one JSON text reply: ``{"t": "ack", "seq": n}`` once it is queued for
+analysis, or ``{"t": "drop", "seq": n, "reason": r}``. The browser keeps unacknowledged frames and
+resends them after a reconnect, so nothing sent is lost; the server stores each (call, seq) once, so
+nothing is duplicated.
+
+Drop reasons at the socket: ``short``, ``too_large``, ``not_jpeg`` (``admit_frame``), ``no_consent``,
+``rate``, ``paused`` (Redis or the database is down), ``backpressure`` (the workers are behind). After
+the worker (on the manager's socket, ``stage: worker``): ``stale``, ``bad_jpeg``, ``duplicate``,
+``ended``, ``no_consent``, ``paused``, ``dead_letter``.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+
+from django.core import signing
+from django.urls import reverse
+
+from engine.frames import JPEG_MAGIC
+
+CLIENT_TOKEN_SALT = "emotions.client-capture"
+HEADER = struct.Struct(">IQ")
+HEADER_BYTES = HEADER.size  # 12
+# Frames of the manager's call-window capture (fallback mode) are stored from this seq up, so that
+# they never collide with the client camera's seqs of the same call.
+MANAGER_SEQ_BASE = 1 << 30
+# Unacknowledged frames a browser may have in flight; the server's burst allowance covers a resend of all.
+MAX_UNACKED = 8
+
+
+class CloseCode:
+    """WebSocket close codes (4000-4999 are application codes, RFC 6455 section 7.4.2)."""
+
+    AUTH_REQUIRED = 4001  # no session / bad or tampered client token
+    FORBIDDEN = 4003  # signed in, but not this call's manager
+    NOT_FOUND = 4004  # no such call
+    REPLACED = 4009  # a newer socket for the same call and role took over
+    NO_CONSENT = 4010  # the client has not consented (client socket refused before any frame)
+    CONSENT_WITHDRAWN = 4011
+    CALL_ENDED = 4012  # the call has ended (the client link expires with it)
+    BAD_FRAMES = 4400  # too many invalid frames in a row
+    RATE_ABUSE = 4429  # kept flooding past the rate limit
+
+
+# Consecutive invalid frames (too large, not JPEG, truncated header) before the socket is closed.
+MAX_BAD_IN_A_ROW = 5
+# Frames over the rate limit tolerated within RATE_WINDOW_S before the socket is closed as abusive.
+MAX_RATE_DROPS = 20
+RATE_WINDOW_S = 10.0
+
+
+def make_client_token(call_id: uuid.UUID | str) -> str:
+    """The signed capture link token of one call (no expiry in the signature: it expires with the call)."""
+    return signing.dumps({"call": str(call_id)}, salt=CLIENT_TOKEN_SALT, compress=False)
+
+
+def call_id_from_token(token: str) -> uuid.UUID | None:
+    """The call id a token was signed for; None when it is tampered, malformed or signed with another salt."""
+    try:
+        data = signing.loads(token, salt=CLIENT_TOKEN_SALT)
+        return uuid.UUID(data["call"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def feedback_url(token: str) -> str:
+    """Where the client's link leads once the call has ended: the short feedback form."""
+    return reverse("reports:client_feedback", args=[token])
+
+
+def pack_frame(seq: int, capture_ms: int, jpeg: bytes) -> bytes:
+    return HEADER.pack(seq, capture_ms) + jpeg
+
+
+def unpack_header(message: bytes) -> tuple[int, int]:
+    """(seq, capture_ms); the caller has checked the length."""
+    return HEADER.unpack_from(message)
+
+
+def admit_frame(message: bytes, max_jpeg_bytes: int) -> tuple[int | None, int, str | None]:
+    """The cheap checks of one frame message, in order of cost; nothing here decodes a pixel.
+
+    Returns (seq, capture_ms, None) for a frame to analyse, or (seq, capture_ms, reason) for one to drop as
+    invalid (seq None when even the header is missing). Seqs from MANAGER_SEQ_BASE up are the server's own.
+    """
+    if len(message) < HEADER_BYTES + len(JPEG_MAGIC):
+        return None, 0, "short"
+    seq, capture_ms = unpack_header(message)
+    if len(message) > max_jpeg_bytes + HEADER_BYTES:
+        return seq, capture_ms, "too_large"
+    if message[HEADER_BYTES : HEADER_BYTES + len(JPEG_MAGIC)] != JPEG_MAGIC or seq >= MANAGER_SEQ_BASE:
+        return seq, capture_ms, "not_jpeg"
+    return seq, capture_ms, None
+
+
+@dataclass
+class TokenBucket:
+    """Allows ``rate`` frames per second with bursts of ``capacity`` (a reconnect resends a backlog at once)."""
+
+    rate: float
+    capacity: float
+    tokens: float = -1.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if self.tokens < 0:
+            self.tokens = self.capacity
+
+    def take(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+def frame_bucket(fps: int) -> TokenBucket:
+    """The per-socket limit: the call's fps plus 50 % slack, bursts up to a full resend of unacked frames."""
+    return TokenBucket(rate=fps * 1.5 + 0.5, capacity=MAX_UNACKED + 2 * fps)
+
+
+class RateGuard:
+    """A socket's rate limit: ``admit(now)`` says "ok", "drop" (over the limit) or "abuse" (kept flooding:
+    more than MAX_RATE_DROPS drops within RATE_WINDOW_S, so the socket is closed)."""
+
+    def __init__(self, fps: int) -> None:
+        self.bucket = frame_bucket(fps)
+        self.drops: deque[float] = deque()
+
+    def admit(self, now: float) -> str:
+        if self.bucket.take(now):
+            return "ok"
+        self.drops.append(now)
+        while self.drops and self.drops[0] < now - RATE_WINDOW_S:
+            self.drops.popleft()
+        return "abuse" if len(self.drops) > MAX_RATE_DROPS else "drop"

@@ -1,6 +1,0 @@
-from django.apps import AppConfig
-
-
-class EmotionsConfig(AppConfig):
-    name = "emotions"
-    verbose_name = "Emotion analytics"

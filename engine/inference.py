@@ -1,0 +1,275 @@
+"""The emotion engine: JPEG or RGB frame in, the client's expression out.
+
+decode (engine.frames) -> detect faces (engine.detector) -> pick the
+client's face (tracking the previous box) -> crop it like FER2013 (square,
+grey, 48x48, [0, 1]) -> classify (ONNX, 8 probabilities in EXPRESSIONS order).
+
+Both ONNX sessions are single-threaded and created lazily on first use; workers
+scale by processes. The engine keeps no frame: it writes nothing to disk, logs no
+pixels and returns only numbers. It knows nothing of Django: paths and limits are
+passed in (the portal builds its engine from settings in calls.scoring).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from engine.detector import DEFAULT_PATH as DEFAULT_DETECTOR_PATH
+from engine.detector import Face, FaceDetector, single_thread_session
+from engine.frames import MAX_BYTES, BadFrame, decode_jpeg
+from engine.labels import EXPRESSIONS, valence_of
+from engine.tracking import Tracks, select_face
+
+__all__ = ["BadFrame", "Engine", "FrameResult", "crop_face", "select_face", "DEFAULT_CLASSIFIER_PATH"]
+
+DEFAULT_CLASSIFIER_PATH = Path(__file__).resolve().parent / "weights" / "expression.onnx"
+INPUT_SIZE = 48
+
+# Flags (also the reasons a frame has no usable face).
+NO_FACE = "no_face"
+MULTIPLE_FACES = "multiple_faces"
+FACE_TOO_SMALL = "face_too_small"
+TOO_DARK = "too_dark"
+
+MIN_FACE_PX = 40  # below this the 48x48 crop is mostly upsampling blur
+DARK_LUMA = 40.0  # mean luma (0..255) of the face crop, or of the frame when no face is found
+# Coarse-to-fine detection: a frame is first detected on a half-size copy (160 px long side, network ~1.1 ms
+# against ~3.8 ms at 320 px); that answer is kept only when the client's face is at least this large in the
+# detector's 320 px input (so >= MIN_FACE_PX in the half-size copy), else the frame is detected again at full
+# size. A tracked face smaller than this skips the coarse pass. Measured in docs/benchmarks.md "Inference".
+FAST_DETECT_MIN_FACE = 2 * MIN_FACE_PX
+
+# FER2013 framing (tuned by bench/pipeline_eval.py --tune on a slice of FER+ train): a square of
+# CROP_SCALE x the detector box's longer side, its centre CROP_CENTER x box height below the box centre.
+CROP_SCALE = 1.0
+CROP_CENTER = 0.0
+
+
+@dataclass
+class FrameResult:
+    face_found: bool
+    probs: list[float] | None
+    label: str | None
+    valence: str | None
+    flags: list[str] = field(default_factory=list)
+    box: tuple[int, int, int, int] | None = None
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["box"] = list(self.box) if self.box is not None else None
+        return data
+
+
+def crop_square(face: Face, scale: float = CROP_SCALE, center: float = CROP_CENTER) -> tuple[float, float, float]:
+    """(cx, cy, side) of the FER-like square for a detected face: ``scale`` x the box's longer side, centred on
+    the box shifted down by ``center`` x its height. (Framing from the eye/mouth landmarks matched the FER
+    squares worse: mean IoU 0.73 against 0.79, see docs/model-card.md.)"""
+    x1, y1, x2, y2 = face.box
+    return (x1 + x2) / 2, (y1 + y2) / 2 + center * (y2 - y1), scale * max(x2 - x1, y2 - y1)
+
+
+def crop_face(rgb: np.ndarray, face: Face, scale: float = CROP_SCALE, center: float = CROP_CENTER) -> np.ndarray:
+    """Grey 48x48 float32 crop in [0, 1], framed like FER2013; edges are replicated outside the frame."""
+    cx, cy, side = crop_square(face, scale, center)
+    half = side / 2
+    x1, y1 = int(round(cx - half)), int(round(cy - half))
+    x2, y2 = x1 + max(int(round(side)), 1), y1 + max(int(round(side)), 1)
+    height, width = rgb.shape[:2]
+    pad = max(0, -x1, -y1, x2 - width, y2 - height)
+    region = rgb[max(y1, 0) : min(y2, height), max(x1, 0) : min(x2, width)]
+    if pad:
+        region = np.pad(
+            region,
+            ((max(0, -y1), max(0, y2 - height)), (max(0, -x1), max(0, x2 - width)), (0, 0)),
+            mode="edge",
+        )
+    grey = Image.fromarray(np.ascontiguousarray(region)).convert("L")
+    small = grey.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(small, dtype=np.float32) / 255.0
+
+
+def grey_to_input(images: np.ndarray) -> np.ndarray:
+    """uint8 grey face crops [N, H, W] (any size) -> classifier input [N, 1, 48, 48] float32 in [0, 1]."""
+    images = np.asarray(images)
+    if images.shape[1:] != (INPUT_SIZE, INPUT_SIZE):
+        images = np.stack(
+            [
+                np.asarray(Image.fromarray(im).resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR))
+                for im in images
+            ]
+        )
+    return (images.astype(np.float32) / 255.0)[:, None]
+
+
+def _box_ints(box: tuple[float, ...]) -> tuple[int, int, int, int]:
+    return tuple(int(round(v)) for v in box)  # type: ignore[return-value]
+
+
+def _luma(rgb: np.ndarray) -> float:
+    # Subsampled: the mean of every 4th pixel is plenty for a brightness check.
+    sample = rgb[::4, ::4].astype(np.float32)
+    return float((sample @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).mean())
+
+
+class Engine:
+    def __init__(
+        self,
+        detector_path: str | Path | None = None,
+        classifier_path: str | Path | None = None,
+        *,
+        coarse_fresh: bool = True,
+        max_frame_bytes: int = MAX_BYTES,
+        max_streams: int = 2000,
+    ) -> None:
+        """``coarse_fresh=False`` detects frames without a previous box at full size only: the baseline that
+        bench/inference.py and bench/pipeline_eval.py measure coarse-to-fine detection against.
+        ``max_streams`` bounds the streams whose face is tracked between frames (``analyze``)."""
+        self.coarse_fresh = coarse_fresh
+        self.max_frame_bytes = max_frame_bytes
+        self.detector_path = Path(detector_path or DEFAULT_DETECTOR_PATH)
+        self.classifier_path = Path(classifier_path or DEFAULT_CLASSIFIER_PATH)
+        self.tracks = Tracks(max_streams)
+        self._lock = threading.Lock()
+        self._detector: FaceDetector | None = None
+        self._classifier = None
+        self._classifier_io: tuple[str, str, bool] | None = None
+
+    # Lazy sessions: importing the module (e.g. in Django startup) costs nothing.
+    @property
+    def detector(self) -> FaceDetector:
+        if self._detector is None:
+            with self._lock:
+                if self._detector is None:
+                    self._detector = FaceDetector(self.detector_path)
+        return self._detector
+
+    def _classifier_session(self):
+        if self._classifier is None:
+            with self._lock:
+                if self._classifier is None:
+                    if not self.classifier_path.exists():
+                        raise FileNotFoundError(f"classifier model not found: {self.classifier_path}")
+                    session = single_thread_session(self.classifier_path)
+                    outputs = [o.name for o in session.get_outputs()]
+                    model_input = session.get_inputs()[0]
+                    self._classifier_io = (
+                        model_input.name,
+                        "probs" if "probs" in outputs else outputs[0],
+                        model_input.shape[0] == 1,
+                    )
+                    self._classifier = session
+        return self._classifier
+
+    def classify(self, batch: np.ndarray) -> np.ndarray:
+        """Classifier input [N, 1, 48, 48] float32 in [0, 1] -> probabilities [N, 8] (EXPRESSIONS order)."""
+        session = self._classifier_session()
+        input_name, output_name, fixed_one = self._classifier_io
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if fixed_one and len(batch) != 1:  # a model exported with a fixed batch of 1
+            return np.concatenate([self.classify(batch[i : i + 1]) for i in range(len(batch))])
+        (probs,) = session.run([output_name], {input_name: batch})
+        return probs
+
+    def detect(self, rgb: np.ndarray, prev_box: tuple | None = None) -> list[Face]:
+        """Faces in the frame, coarse to fine: a half-size pass first, full size only when it is not conclusive."""
+        detector = self.detector
+        longest = max(rgb.shape[:2])
+        half = detector.max_side // 2
+        if detector.max_side and longest > half:
+            # A face this large in the frame is >= FAST_DETECT_MIN_FACE / 2 px in the half-size copy.
+            min_face = FAST_DETECT_MIN_FACE / 2 * longest / half
+            if prev_box is None:
+                try_coarse = self.coarse_fresh
+            else:
+                try_coarse = max(prev_box[2] - prev_box[0], prev_box[3] - prev_box[1]) >= min_face
+            if try_coarse:
+                faces = detector.detect(rgb, max_side=half)
+                client = select_face(faces, prev_box)
+                # Nothing, or only a small face: the full-size pass sees small faces better (and may find the
+                # client the coarse pass missed), so it decides.
+                if client is not None and client.size >= min_face:
+                    return faces
+        return detector.detect(rgb)
+
+    def analyze(self, stream_id: str, jpeg: bytes) -> FrameResult:
+        """Analyse the next JPEG frame of a stream (a call), tracking its face from the stream's previous
+        frame; raises BadFrame for anything that is not a sane JPEG."""
+        (result,) = self.analyze_many([(stream_id, jpeg)])
+        if isinstance(result, BadFrame):
+            raise result
+        return result
+
+    def analyze_many(self, frames: list[tuple[str, bytes]]) -> list[FrameResult | BadFrame]:
+        """``analyze`` for a batch of (stream id, JPEG) in stream order: each frame's face is tracked from the
+        previous frame of its stream, and every face of the batch is classified in one ONNX run. A frame that
+        is not a sane JPEG comes back as its BadFrame, in its place; the others are analysed."""
+        located: list[tuple[FrameResult, np.ndarray | None]] = []
+        answers: list[FrameResult | BadFrame | None] = []
+        for stream_id, jpeg in frames:
+            try:
+                rgb = decode_jpeg(jpeg, self.max_frame_bytes)
+            except BadFrame as exc:
+                answers.append(exc)
+                continue
+            result, crop = self.locate(rgb, self.tracks.get(stream_id))
+            self.tracks.remember(stream_id, result.box)
+            located.append((result, crop))
+            answers.append(None)
+        classified = iter(self.classify_located(located))
+        return [next(classified) if answer is None else answer for answer in answers]
+
+    def analyze_jpeg(self, data: bytes, prev_box: tuple | None = None) -> FrameResult:
+        """Analyse one untrusted JPEG frame; raises BadFrame for anything that is not a sane JPEG."""
+        return self.analyze_rgb(decode_jpeg(data, self.max_frame_bytes), prev_box=prev_box)
+
+    def analyze_rgb(self, image: np.ndarray, prev_box: tuple | None = None) -> FrameResult:
+        """Analyse one RGB uint8 frame [H, W, 3]. ``prev_box`` (x1, y1, x2, y2) keeps the same client tracked."""
+        return self.classify_located([self.locate(image, prev_box)])[0]
+
+    def locate(self, image: np.ndarray, prev_box: tuple | None = None) -> tuple[FrameResult, np.ndarray | None]:
+        """The detection half of a frame's analysis: its result without probabilities, and the face crop to
+        classify (None when there is nothing to classify). Batches finish with ``classify_located``; the
+        result's box is known here, so the next frame of the same call can be tracked before classification.
+        """
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise BadFrame("bad_array", f"expected uint8 [H, W, 3], got {getattr(image, 'shape', None)}")
+        if min(image.shape[:2]) < 1:
+            raise BadFrame("zero_size")
+        faces = self.detect(image, prev_box)
+        face = select_face(faces, prev_box)
+        if face is None:
+            flags = [NO_FACE]
+            if _luma(image) < DARK_LUMA:
+                flags.append(TOO_DARK)
+            return FrameResult(False, None, None, None, flags, None), None
+        flags = [MULTIPLE_FACES] if len(faces) > 1 else []
+        box = _box_ints(face.box)
+        crop = crop_face(image, face)
+        if face.size < MIN_FACE_PX:
+            flags.append(FACE_TOO_SMALL)
+        if float(crop.mean()) * 255.0 < DARK_LUMA:
+            flags.append(TOO_DARK)
+        if FACE_TOO_SMALL in flags or TOO_DARK in flags:
+            # A face is there but too poor to read: reported (with its box, for tracking) but not classified,
+            # so it counts as "face not visible" in the call's analytics rather than as a guess.
+            return FrameResult(False, None, None, None, flags, box), None
+        return FrameResult(True, None, None, None, flags, box), crop
+
+    def classify_located(self, located: list[tuple[FrameResult, np.ndarray | None]]) -> list[FrameResult]:
+        """Finish ``locate`` results: every face crop of the batch goes through the classifier in one run."""
+        crops = [crop for _, crop in located if crop is not None]
+        probs = iter(self.classify(np.stack(crops)[:, None]) if crops else ())
+        results = []
+        for result, crop in located:
+            if crop is not None:
+                p = next(probs)
+                result.label = EXPRESSIONS[int(np.argmax(p))]
+                result.probs = [round(float(x), 5) for x in p]
+                result.valence = valence_of(result.label)
+            results.append(result)
+        return results

@@ -1,1 +1,0 @@
-# Illustrations: see illustrations work.

@@ -1,1 +1,0 @@
-# See issue work for this app.
