@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from calls import signals
 from calls.broadcast import send_after_commit, send_to_call
-from calls.models import Call, CallStatus, Consent, EmotionSample
+from calls.models import Call, Consent, EmotionSample
 from privacy.audit import audit
 from privacy.consent import current_text
 from privacy.models import AuditAction
@@ -74,7 +74,7 @@ def withdraw_consent(call_id: uuid.UUID | str, by: str, actor: Any) -> bool:
         # Downstream data of the call (its report) goes in the same transaction.
         signals.consent_withdrawn.send(sender=Call, call_id=str(call_id))
         # The analysis session is over; no report is built for it.
-        Call.objects.open().filter(pk=call_id).update(status=CallStatus.ENDED, ended_at=now)
+        Call.objects.end(call_id, now)
         for consent in consents:
             audit(actor, AuditAction.CONSENT_WITHDRAWN, consent, by=by, samples_deleted=deleted_samples)
         send_after_commit(call_id, {"type": "consent.changed", "state": "withdrawn", "by": by})

@@ -1,5 +1,5 @@
 // The live-call socket: reconnects with exponential backoff and, when given a video source,
-// streams downsampled JPEG frames in the binary format of emotions/capture.py:
+// streams downsampled JPEG frames in the binary format of calls/protocol.py:
 //   uint32 seq (big-endian) | uint64 capture ms (big-endian, Date.now()) | JPEG bytes
 // Every frame gets one reply ({t:"ack"} or {t:"drop"}); frames without a reply are kept and
 // resent after a reconnect, so nothing sent is lost and the server stores each seq once; a restarted

@@ -4,7 +4,7 @@ With acks-late and reject-on-worker-lost (settings), a message whose worker dies
 a message that kills its worker *every* time (poison input) would loop forever. ReliableTask counts
 deliveries in Redis and, past MIMIC_TASK_MAX_DELIVERIES, acknowledges the message without running it
 and sends ``task_dead_lettered`` (task id, name, deliveries and the bound arguments) to whichever app
-records it (calls.tasks.record_dead_letter keeps the ids of frame tasks, never their frames).
+records it (calls.receivers.record_dead_letter keeps the ids of frame tasks, never their frames).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import os
 
 from celery import shared_task
 
-import engine.frames
+import engine.inference
 
 POISON = b"MIMIC-TEST-POISON"
 
@@ -18,7 +18,7 @@ def poison_frame(call_id: str, seq: int) -> None:
     os._exit(1)
 
 
-_decode_jpeg = engine.frames.decode_jpeg
+_decode_jpeg = engine.inference.decode_jpeg
 
 
 def _decoder_that_crashes_on_poison(data: bytes, *args, **kwargs):
@@ -27,4 +27,4 @@ def _decoder_that_crashes_on_poison(data: bytes, *args, **kwargs):
     return _decode_jpeg(data, *args, **kwargs)
 
 
-engine.frames.decode_jpeg = _decoder_that_crashes_on_poison
+engine.inference.decode_jpeg = _decoder_that_crashes_on_poison

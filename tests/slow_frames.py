@@ -7,9 +7,9 @@ after a frame was stored, when no frame is in flight and even early acknowledgem
 
 import time
 
-import engine.frames
+import engine.inference
 
-_decode_jpeg = engine.frames.decode_jpeg
+_decode_jpeg = engine.inference.decode_jpeg
 
 
 def _slow_decoder(data: bytes, *args, **kwargs):
@@ -17,4 +17,4 @@ def _slow_decoder(data: bytes, *args, **kwargs):
     return _decode_jpeg(data, *args, **kwargs)
 
 
-engine.frames.decode_jpeg = _slow_decoder
+engine.inference.decode_jpeg = _slow_decoder

@@ -81,7 +81,7 @@ def test_live_call_from_client_camera_to_report(
     assert report.summary["frames"] >= 12, counters
     assert report.summary["face_visible_pct"] > 80
     # The live path (browser downsampling, JPEG 0.7, sockets, workers) reads the clip as offline analysis does.
-    offline = analyze_video(source, fps=2.0)["summary"]
+    offline = analyze_video(source, fps=2.0, engine=process_engine)["summary"]
     assert report.summary["dominant"] == offline["dominant"], (report.summary, offline)
     if offline["dominant"] != expected:
         # Not the live path's doing: the classifier itself reads the clip so at full resolution.
