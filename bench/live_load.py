@@ -157,10 +157,10 @@ def ensure_database(url: str) -> None:
 
 def create_calls(n: int, fps: int) -> tuple[list[tuple[str, str]], str]:
     """n live calls with consent, and the manager's session cookie."""
-    from calls.lifecycle import give_consent, start_call
     from django.test import Client as HttpClient
 
     from accounts.models import Role, User
+    from calls.lifecycle import give_consent, start_call
     from calls.models import Call, Client
     from calls.protocol import make_client_token
 
@@ -355,7 +355,7 @@ class Stack:
     def __enter__(self) -> Stack:
         if self.url:
             return self
-        from tests.servers import CeleryWorker, DaphneServer
+        from tests.support.servers import CeleryWorker, DaphneServer
 
         self.worker = CeleryWorker(env=self.env, queue=self.env["CELERY_QUEUE"], pool="prefork",
                                    concurrency=self.workers).start()  # fmt: skip

@@ -1,19 +1,24 @@
-"""The shared cast: a manager, another manager, their supervisor, and an outsider.
+"""Fixtures every test folder shares: the cast, the shipped engine, the real processes, the browser.
 
-The supervisor leads the team of ``manager`` and ``other_manager``. The
-outsider is a manager from another team, whom the supervisor must not see.
+The cast: a manager, another manager, their supervisor, and an outsider. The supervisor leads the
+team of ``manager`` and ``other_manager``. The outsider is a manager from another team, whom the
+supervisor must not see. Each folder's own conftest.py holds the fixtures only its tests use.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 
+import engine.inference as inference
 from accounts.models import Role, User
 from calls.models import Call, CallStatus, Client
+from tests.support.live import REDIS
+from tests.support.servers import CeleryWorker, db_env
 
 PASSWORD = "correct-horse-battery"
 
@@ -99,7 +104,7 @@ def english(settings):
 @pytest.fixture
 def browser():
     """Real Chromium (tests/browser.py)."""
-    from tests.browser import chromium
+    from tests.support.browser import chromium
 
     with chromium() as launched:
         yield launched
@@ -114,3 +119,61 @@ def media(tmp_path, settings):
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
     }
     return tmp_path
+
+
+# --- the engine that ships ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def classifier_path() -> Path:
+    """The trained classifier that ships in the repo."""
+    path = inference.DEFAULT_CLASSIFIER_PATH
+    assert path.exists(), f"{path} is missing: it ships with the project"
+    return path
+
+
+@pytest.fixture(scope="session")
+def engine(classifier_path) -> inference.Engine:
+    return inference.Engine(classifier_path=classifier_path)
+
+
+@pytest.fixture
+def process_engine(settings, classifier_path):
+    """Point the process-wide engine (workers, commands, uploads) at ``classifier_path``."""
+    from calls import scoring
+
+    settings.MIMIC_CLASSIFIER_PATH = str(classifier_path)
+    scoring.reset()
+    yield scoring.get_engine()
+    scoring.reset()
+
+
+# --- real processes and tasks -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_worker(transactional_db, django_db_setup, process_engine, classifier_path):
+    """With REDIS_URL: a real Celery worker on a private queue, against the test database. Embedded: nothing."""
+    if not REDIS:
+        yield None
+        return
+    from webapp.celery import app
+
+    worker = CeleryWorker(env={**db_env(), "MIMIC_CLASSIFIER_PATH": str(classifier_path)})
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = worker.queue
+    with worker:
+        yield worker
+    app.conf.task_default_queue = previous
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks in-process even when REDIS_URL configures a real broker (no worker runs in tests)."""
+    from webapp.celery import app
+
+    old = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = old

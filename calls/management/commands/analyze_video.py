@@ -70,7 +70,9 @@ class Command(BaseCommand):
         if not get_engine().classifier_path.exists():
             raise CommandError(f"classifier model not found: {get_engine().classifier_path}")
         try:
-            result = analyze_video(options["file"], fps=options["fps"], progress=text_bar(self.stderr), engine=get_engine())
+            result = analyze_video(
+                options["file"], fps=options["fps"], progress=text_bar(self.stderr), engine=get_engine()
+            )
         except BadVideo as exc:
             raise CommandError(f"{options['file']}: {exc}") from None
         self.stdout.write(format_summary(result["summary"]))

@@ -1,0 +1,103 @@
+"""Idempotence of every live-call task (each runs twice), the consent cache, pause and backpressure drops.
+
+Fast and in-process; the real-process faults are in test_reliability_faults.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+from django.core import mail
+
+from calls import tasks
+from calls.health import health
+from calls.lifecycle import end_call, withdraw_consent
+from calls.models import Call, CallStatus, EmotionSample, Notification
+from reports.models import CallReport
+from reports.tasks import build_call_report
+from tests.support.live import (
+    browser_like_jpeg,
+    client_path,
+    communicator,
+    frame_message,
+    receive_json,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+
+
+def _frame(call, seq: int) -> None:
+    jpeg = base64.b64encode(browser_like_jpeg()).decode()
+    tasks.analyze_frame.run(str(call.pk), seq, seq * 500, jpeg, int(time.time() * 1000))
+
+
+def test_a_frame_task_run_twice_stores_one_sample(consented_call) -> None:
+    _frame(consented_call, 3)
+    _frame(consented_call, 3)  # a redelivery after a worker crash
+    assert list(EmotionSample.objects.filter(call=consented_call).values_list("seq", flat=True)) == [3]
+
+
+def test_a_withdrawal_wins_over_the_cached_consent_state(consented_call) -> None:
+    _frame(consented_call, 0)  # caches "open and consented" for a second
+    withdraw_consent(consented_call.pk, "client", "client-link")
+    _frame(consented_call, 1)
+    assert EmotionSample.objects.filter(call=consented_call).count() == 0
+
+
+def test_finalize_run_twice_stores_one_report_one_notification_one_mail(consented_call, manager) -> None:
+    manager.email = "anna@bank.example"
+    manager.save()
+    _frame(consented_call, 0)
+    Call.objects.end(consented_call.pk)
+    assert build_call_report.run(str(consented_call.pk)) is True
+    assert build_call_report.run(str(consented_call.pk)) is True
+    assert CallReport.objects.filter(call=consented_call).count() == 1
+    assert Notification.objects.filter(call=consented_call).count() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_ending_idle_calls_twice_ends_each_call_once(consented_call) -> None:
+    Call.objects.filter(pk=consented_call.pk).update(last_frame_at=None, started_at="2020-01-01T00:00:00Z")
+    first = tasks.end_idle_calls.run()
+    second = tasks.end_idle_calls.run()
+    assert (first, second) == (1, 0)
+    assert Call.objects.get(pk=consented_call.pk).status == CallStatus.ENDED
+    assert end_call(consented_call.pk, "manager") is False
+
+
+async def test_frames_are_dropped_as_paused_while_a_service_is_down_and_flow_again_after(
+    consented_call, live_worker, monkeypatch
+) -> None:
+    from channels.db import database_sync_to_async
+
+    down = {"database"}
+
+    async def probe():
+        return frozenset(down)
+
+    monkeypatch.setattr(health, "probe", probe)
+    monkeypatch.setattr("django.conf.settings.MIMIC_HEALTH_PROBE_MS", 50)
+    comm = communicator(client_path(consented_call))
+    assert (await comm.connect())[0]
+    assert (await receive_json(comm))["t"] == "hello"
+    assert await receive_json(comm) == {"t": "paused", "services": ["database"]}
+    await comm.send_to(bytes_data=frame_message(0))
+    assert await receive_json(comm) == {"t": "drop", "seq": 0, "reason": "paused"}
+    down.clear()
+    assert await receive_json(comm) == {"t": "resumed"}
+    await comm.send_to(bytes_data=frame_message(1))
+    assert await receive_json(comm, timeout=30) == {"t": "ack", "seq": 1}
+    await comm.disconnect()
+    assert await database_sync_to_async(lambda: EmotionSample.objects.filter(call=consented_call).count())() <= 1
+
+
+async def test_frames_are_dropped_as_backpressure_when_the_queue_is_full(consented_call, monkeypatch) -> None:
+    monkeypatch.setattr("django.conf.settings.MIMIC_QUEUE_MAX_DEPTH", 0)  # any queue is "full"
+    comm = communicator(client_path(consented_call))
+    assert (await comm.connect())[0]
+    await receive_json(comm)
+    await comm.send_to(bytes_data=frame_message(0))
+    assert await receive_json(comm) == {"t": "drop", "seq": 0, "reason": "backpressure"}
+    await comm.disconnect()

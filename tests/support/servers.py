@@ -1,0 +1,196 @@
+"""Real server processes for tests and benchmarks: daphne (through bin/serve) and a Celery worker.
+
+Plain helpers, no pytest: ``with DaphneServer(env=db_env()) as server: server.url``. Both
+run against the database the caller names (``db_env()`` gives the current Django connection's,
+i.e. the test database inside a pytest-django test using ``transaction=True``).
+
+Embedded mode (no REDIS_URL in the env) runs Celery tasks eagerly inside daphne; with REDIS_URL
+also start a ``CeleryWorker`` on the same queue (``queue`` makes tests independent of any other
+worker on the same Redis).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SERVE = REPO / "bin" / "serve"
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
+
+
+def db_env(connection=None) -> dict[str, str]:
+    """DATABASE_URL or SQLITE_PATH for a subprocess to use the same database as ``connection``."""
+    if connection is None:
+        from django.db import connection
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        name = str(s["NAME"])
+        if "memory" in name or name == ":memory:":
+            raise RuntimeError("an in-memory SQLite database cannot be shared with a subprocess")
+        return {"SQLITE_PATH": name, "DATABASE_URL": ""}
+    auth = s.get("USER") or "postgres"
+    if s.get("PASSWORD"):
+        auth += f":{s['PASSWORD']}"
+    return {"DATABASE_URL": f"postgres://{auth}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"}
+
+
+def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    for key, value in (extra or {}).items():
+        if value == "":
+            env.pop(key, None)  # "" removes a variable (e.g. DATABASE_URL for SQLite)
+        else:
+            env[key] = value
+    return env
+
+
+class _Process:
+    process: subprocess.Popen | None = None
+
+    def _start(self, cmd: list[str], env: dict[str, str], log_name: str) -> None:
+        if self.running:
+            # A second process would be leaked (stop() only knows the last) and would share the first's queue:
+            # `with worker.start():` once ran two workers, and tasks went to the one whose log nobody read.
+            raise RuntimeError(f"already running (pid {self.process.pid}); stop() it first")
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"mimic-{log_name}-{uuid.uuid4().hex[:8]}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        self._log.close()
+        self.process = None
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class DaphneServer(_Process):
+    """daphne on a free port, started by bin/serve (the one canonical command line)."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.env = base_env({**(env or {}), "HOST": "127.0.0.1", "PORT": str(self.port)})
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> DaphneServer:
+        self._start([str(SERVE)], self.env, f"daphne-{self.port}")
+        try:
+            wait_for_port(self.port, process=self.process)
+        except Exception as exc:
+            tail = self.log_tail()
+            self.stop()
+            raise RuntimeError(f"daphne did not start: {exc}\n{tail}") from exc
+        return self
+
+    def __enter__(self) -> DaphneServer:
+        return self if self.running else self.start()  # `with DaphneServer(...).start():` starts one, too
+
+
+class CeleryWorker(_Process):
+    """``celery -A webapp worker`` on its own queue; ready when it answers a ping."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        queue: str | None = None,
+        pool: str = "solo",
+        concurrency: int = 1,
+    ) -> None:
+        self.queue = queue or f"mimic-test-{uuid.uuid4().hex[:8]}"
+        self.pool = pool
+        self.concurrency = concurrency
+        self.env = base_env({**(env or {}), "CELERY_QUEUE": self.queue})
+
+    def start(self, timeout: float = 60.0) -> CeleryWorker:
+        name = f"{self.queue}@%h"
+        cmd = [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "webapp",
+            "worker",
+            "-P",
+            self.pool,
+            "-c",
+            str(self.concurrency),
+            "-Q",
+            self.queue,
+            "-n",
+            name,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ]
+        self._start(cmd, self.env, f"celery-{self.queue}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited early:\n{self.log_tail()}")
+            if b"ready." in self.log_path.read_bytes():
+                return self
+            time.sleep(0.2)
+        tail = self.log_tail()
+        self.stop()
+        raise TimeoutError(f"celery worker not ready after {timeout}s:\n{tail}")
+
+    def __enter__(self) -> CeleryWorker:
+        return self if self.running else self.start()  # `with CeleryWorker(...).start():` starts one, too

@@ -1,0 +1,313 @@
+"""Real services that the reliability tests may stop, kill and restart, so the shared ones stay up.
+
+* ``RedisServer``: a private ``redis-server`` on a free port (AOF on, as docker-compose runs it).
+* ``PgCluster``: a throwaway PostgreSQL cluster (``initdb`` + ``pg_ctl``, owned by the ``postgres``
+  user when we are root) on a free port, migrated once; ``stop(immediate=True)`` is a hard stop.
+* ``seed``: run in a subprocess (``python -m tests.support.services seed ...``) against those services
+  to create a live, consented call (and optionally enqueue frame tasks); prints one JSON line.
+* ``SimulatedCall``: a client socket that behaves like frontend/stream.js (resends unanswered frames
+  under the same seq after a reconnect) and a manager socket that records every score and drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.support.servers import REPO, base_env, free_port
+
+DATA = REPO / "tests" / "data" / "cremad"
+
+
+def require_binary(*names: str) -> str:
+    """The first of ``names`` on PATH or in PostgreSQL's bin dirs; skip (fail under CI=true) if none."""
+    import pytest
+
+    dirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for name in names:
+        found = shutil.which(name) or next((str(d / name) for d in dirs if (d / name).exists()), None)
+        if found:
+            return found
+    message = f"required binary not found: {' or '.join(names)}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _as_postgres() -> list[str]:
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+class RedisServer:
+    def __init__(self, port: int | None = None) -> None:
+        self.binary = require_binary("redis-server")
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="mimic-redis-")
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", self.dir, "--loglevel", "warning"]  # fmt: skip
+        self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        from tests.support.servers import wait_for_port
+
+        wait_for_port(self.port, timeout=10, process=self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PgCluster:
+    def __init__(self) -> None:
+        self.initdb = require_binary("initdb")
+        self.pg_ctl = str(Path(self.initdb).parent / "pg_ctl")
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="mimic-pg-"))
+        self.data = self.dir / "data"
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/mimic"
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*_as_postgres(), *args], check=True, capture_output=True, timeout=120)
+
+    def create(self) -> PgCluster:
+        self._run(self.initdb, "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
+        self.start()
+        import psycopg
+
+        with psycopg.connect(f"postgres://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE mimic")
+        env = base_env({"DATABASE_URL": self.url, "REDIS_URL": ""})
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO, env=env,
+                       check=True, capture_output=True, timeout=300)  # fmt: skip
+        return self
+
+    def start(self) -> None:
+        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} -c fsync=on"
+        self._run(self.pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start")
+
+    def stop(self, immediate: bool = False) -> None:
+        self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate" if immediate else "fast", "-w", "stop")
+
+    def close(self) -> None:
+        try:
+            self.stop(immediate=True)
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            return conn.execute(sql, params or []).fetchall()
+
+    def stored_seqs(self, call_id: str) -> list[int]:
+        return [r[0] for r in self.query("SELECT seq FROM emotions_emotionsample WHERE call_id = %s ORDER BY seq",
+                                         [call_id])]  # fmt: skip
+
+
+def seed_call(env: dict[str, str], frames: int = 0) -> dict:
+    """In a subprocess on ``env``'s services: a live consented call (+ ``frames`` queued frame tasks)."""
+    out = subprocess.run([sys.executable, "-m", "tests.support.services", "seed", str(frames)], cwd=REPO,
+                         env=base_env(env), check=True, capture_output=True, timeout=120)  # fmt: skip
+    return json.loads(out.stdout.decode().strip().splitlines()[-1])
+
+
+def frame_jpegs() -> list[bytes]:
+    """Real CREMA-D faces, downsampled to 320 px and re-encoded at quality 70 as the page does."""
+    import numpy as np
+    import simplejpeg
+    from PIL import Image
+
+    jpegs = []
+    for path in sorted(DATA.glob("*.jpg")):
+        image = Image.fromarray(simplejpeg.decode_jpeg(path.read_bytes(), colorspace="RGB"))
+        scale = 320 / max(image.size)
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR)
+        jpegs.append(simplejpeg.encode_jpeg(np.ascontiguousarray(np.asarray(image)), quality=70))
+    return jpegs
+
+
+def _seed_main(frames: int) -> None:
+    import base64
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    django.setup()
+    from django.conf import settings
+    from django.test import Client as HttpClient
+
+    from accounts.models import Role, User
+    from calls.lifecycle import give_consent, start_call
+    from calls.models import Call, Client
+    from calls.protocol import make_client_token
+    from calls.tasks import analyze_frame
+
+    manager, _ = User.objects.get_or_create(username="reliability-manager", defaults={"role": Role.MANAGER})
+    client = Client.objects.create(display_name="Reliability Client", manager=manager)
+    call = Call.objects.create(manager=manager, client=client, capture_fps=2)
+    start_call(call)
+    give_consent(call, "en")
+    jpegs = [base64.b64encode(j).decode("ascii") for j in frame_jpegs()]
+    now = int(time.time() * 1000)
+    for seq in range(frames):
+        analyze_frame.delay(str(call.pk), seq, seq * 500, jpegs[seq % len(jpegs)], now)
+    http = HttpClient()
+    http.force_login(manager)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={http.cookies[settings.SESSION_COOKIE_NAME].value}"
+    print(json.dumps({"call_id": str(call.pk), "token": make_client_token(call.pk), "cookie": cookie}))
+
+
+class SimulatedCall:
+    """One call over real WebSockets: the client sends at ``fps``; every seq ends scored, dropped or stored."""
+
+    def __init__(self, base_url: str, call: dict, fps: float = 4.0) -> None:
+        self.ws = base_url.replace("http", "ws", 1)
+        self.origin = base_url
+        self.call = call
+        self.fps = fps
+        self.jpegs = frame_jpegs()
+        self.next_seq = 0
+        self.unacked: dict[int, bytes] = {}
+        self.acked: set[int] = set()
+        self.client_drops: dict[int, str] = {}
+        self.scores: list[int] = []  # in arrival order (duplicates would show here)
+        self.worker_drops: dict[int, str] = {}
+        self.manager_events: list[dict] = []
+        self.reconnects = 0
+        self.stop = asyncio.Event()
+
+    async def _client_loop(self) -> None:
+        from websockets.asyncio.client import connect
+
+        from calls.protocol import pack_frame
+
+        url = f"{self.ws}/ws/calls/{self.call['call_id']}/capture/?token={self.call['token']}"
+        while not self.stop.is_set():
+            try:
+                async with connect(url, origin=self.origin, open_timeout=3) as ws:
+                    hello = json.loads(await ws.recv())
+                    self.next_seq = max(self.next_seq, hello.get("next_seq", 0))
+                    await ws.send(json.dumps({"t": "hello", "now": int(time.time() * 1000)}))
+                    for seq in sorted(self.unacked):  # resume: unanswered frames again, same seq
+                        await ws.send(self.unacked[seq])
+
+                    async def read() -> None:
+                        async for raw in ws:
+                            msg = json.loads(raw)
+                            if msg["t"] == "ack":
+                                self.unacked.pop(msg["seq"], None)
+                                self.acked.add(msg["seq"])
+                            elif msg["t"] == "drop":
+                                self.unacked.pop(msg["seq"], None)
+                                self.client_drops[msg["seq"]] = msg["reason"]
+
+                    reader = asyncio.create_task(read())
+                    try:
+                        while not self.stop.is_set() and not reader.done():
+                            if len(self.unacked) < 8:
+                                seq = self.next_seq
+                                self.next_seq += 1
+                                data = pack_frame(seq, int(time.time() * 1000), self.jpegs[seq % len(self.jpegs)])
+                                self.unacked[seq] = data
+                                await ws.send(data)
+                            await asyncio.sleep(1 / self.fps)
+                    finally:
+                        reader.cancel()
+            except Exception:  # noqa: BLE001 - the server went away: reconnect, as the page does
+                if self.stop.is_set():
+                    return
+            self.reconnects += 1
+            await asyncio.sleep(0.3)
+
+    async def _manager_loop(self) -> None:
+        from websockets.asyncio.client import connect
+
+        url = f"{self.ws}/ws/calls/{self.call['call_id']}/live/"
+        while not self.stop.is_set():
+            try:
+                async with connect(url, origin=self.origin, additional_headers={"Cookie": self.call["cookie"]},
+                                   open_timeout=3) as ws:  # fmt: skip
+                    async for raw in ws:
+                        msg = json.loads(raw)
+                        self.manager_events.append(msg)
+                        if msg["t"] == "score":
+                            self.scores.append(msg["seq"])
+                        elif msg["t"] == "drop":
+                            self.worker_drops[msg["seq"]] = msg["reason"]
+            except Exception:  # noqa: BLE001
+                if self.stop.is_set():
+                    return
+            await asyncio.sleep(0.3)
+
+    async def __aenter__(self) -> SimulatedCall:
+        self.tasks = [asyncio.create_task(self._manager_loop())]
+        await asyncio.sleep(0.5)
+        self.tasks.append(asyncio.create_task(self._client_loop()))
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.stop.set()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def wait_for(self, predicate, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not reached in {timeout}s; manager saw {self.manager_events[-5:]}")
+            await asyncio.sleep(0.05)
+
+    def events(self, kind: str) -> list[dict]:
+        return [m for m in self.manager_events if m["t"] == kind]
+
+
+def send_task(env: dict[str, str], name: str, args: list, times: int = 1) -> None:
+    """Publish a task by name (``times`` messages) from a subprocess on ``env``'s broker and queue."""
+    code = (
+        "import json, sys, django; django.setup(); from webapp.celery import app; "
+        "[app.send_task(sys.argv[1], args=json.loads(sys.argv[2])) for _ in range(int(sys.argv[3]))]"
+    )
+    subprocess.run([sys.executable, "-c", code, name, json.dumps(args), str(times)], cwd=REPO, env=base_env(env),
+                   check=True, capture_output=True, timeout=60)  # fmt: skip
+
+
+def end_call(env: dict[str, str], call_id: str) -> None:
+    """End the call as the manager's End button does (calls.lifecycle.end_call), from a subprocess on ``env``."""
+    code = (
+        "import sys, django; django.setup(); from calls.lifecycle import end_call; "
+        "assert end_call(sys.argv[1], 'manager')"
+    )
+    subprocess.run([sys.executable, "-c", code, call_id], cwd=REPO, env=base_env(env), check=True, capture_output=True,
+                   timeout=60)  # fmt: skip
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "seed":
+        _seed_main(int(sys.argv[2]))

@@ -1,0 +1,119 @@
+"""The same code runs embedded (no environment) and on the real services (DATABASE_URL, REDIS_URL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s;"
+    "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], 'layer': s.CHANNEL_LAYERS['default']['BACKEND'],"
+    "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL, 'ignore': s.CELERY_TASK_IGNORE_RESULT,"
+    "'backend': s.CELERY_RESULT_BACKEND}))"
+)
+
+
+def _settings_with(env: dict[str, str]) -> dict:
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    base["DJANGO_SETTINGS_MODULE"] = "webapp.settings"
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_with_no_environment_it_runs_embedded():
+    s = _settings_with({})
+    assert s["db"] == "django.db.backends.sqlite3"
+    assert s["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert s["eager"] is True
+    assert s["broker"] == "memory://"
+
+
+def test_with_database_and_redis_urls_it_runs_on_the_real_services():
+    s = _settings_with(
+        {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/mimic", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    )
+    assert s["db"] == "django.db.backends.postgresql"
+    assert s["layer"] == "lib.layers.ResilientRedisPubSubChannelLayer"
+    assert s["eager"] is False
+    assert s["broker"] == "redis://127.0.0.1:6379/0"
+
+
+def test_celery_keeps_no_results_in_either_shape():
+    for env in ({}, {"REDIS_URL": "redis://127.0.0.1:6379/0"}):
+        s = _settings_with(env)
+        assert s["ignore"] is True and s["backend"] is None
+
+
+def test_the_embedded_default_migrates_and_checks_on_a_fresh_sqlite(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["SQLITE_PATH"] = str(tmp_path / "fresh.sqlite3")
+    for args in (["check"], ["migrate", "--noinput", "-v0"], ["seed_demo", "--calls-per-client", "1"]):
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    assert "anna" in done.stdout
+    assert (tmp_path / "fresh.sqlite3").stat().st_size > 100_000
+
+
+def test_the_compose_file_runs_the_production_shape():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) >= {"postgres", "redis", "migrate", "web", "worker", "beat"}
+    assert services["postgres"]["image"].startswith("postgres:16")
+    assert services["redis"]["image"].startswith("redis:7")
+    # Frames pass through the broker: Redis must never write them to disk.
+    redis_command = services["redis"]["command"]
+    assert redis_command[redis_command.index("--appendonly") + 1] == "no"
+    assert redis_command[redis_command.index("--save") + 1] == ""
+    for name in ("postgres", "redis"):
+        assert services[name]["healthcheck"]["test"]
+    for name in ("migrate", "web", "worker", "beat"):
+        assert services[name]["build"] == "."
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://") and env["REDIS_URL"].startswith("redis://")
+    assert services["web"]["command"] == ["bin/serve"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "webapp", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "webapp", "beat"]
+    assert services["migrate"]["command"][-2:] == ["migrate", "--noinput"]
+    assert (ROOT / "Dockerfile").read_text().count("FROM ") == 1
+
+
+def test_each_service_command_names_a_real_entry_point():
+    serve = (ROOT / "bin" / "serve").read_text()
+    assert "webapp.asgi:application" in serve
+    assert "--websocket-max-message-size" in serve
+    probe = (
+        "import django; django.setup();"
+        "import webapp.asgi as a; assert callable(a.application);"
+        "from webapp.celery import app; app.loader.import_default_modules();"
+        "assert 'calls.tasks.end_idle_calls' in app.tasks;"
+        "import celery.bin.celery"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["DJANGO_SETTINGS_MODULE"] = "webapp.settings"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_database_that_never_answers_fails_the_connection_instead_of_hanging():
+    # Accepts TCP connections (the kernel completes them from the backlog) but never speaks: packets dropped.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        probe = "import django; django.setup(); from django.db import connection; connection.ensure_connection()"
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        env.update(DJANGO_SETTINGS_MODULE="webapp.settings", DB_CONNECT_TIMEOUT="1",
+                   DATABASE_URL=f"postgres://postgres@127.0.0.1:{port}/mimic")  # fmt: skip
+        out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=60)  # fmt: skip
+    assert out.returncode != 0
+    assert "timeout" in out.stderr.lower(), out.stderr[-2000:]
