@@ -52,10 +52,10 @@ def _seed(n_calls: int) -> tuple:
     from django.utils import timezone
 
     from accounts.models import Role, User
-    from calls.models import Call, CallStatus, Client, EmotionSample, ScoredFrame
+    from calls.models import Call, CallStatus, Client
     from demo.timelines import synthetic_timeline
-    from engine.analytics import summarize
     from reports.models import CallReport
+    from reports.recordings import store_ended_call, timeline_rows
 
     sup, _ = User.objects.get_or_create(username="bench_sup", defaults={"role": Role.SUPERVISOR})
     managers = [
@@ -109,23 +109,8 @@ def _seed(n_calls: int) -> tuple:
     if long_call is None:
         t_ms, found, probs = synthetic_timeline(rng, 60.0, temper=0.5)
         created = timezone.now() - timedelta(days=1)
-        long_call = Call.objects.create(
-            manager=managers[0],
-            client=Client.objects.filter(manager=managers[0]).first(),
-            status=CallStatus.ENDED,
-            created=created,
-            started_at=created,
-            ended_at=created + timedelta(milliseconds=t_ms[-1] + 500),
-        )
-        EmotionSample.objects.store_timeline(
-            long_call,
-            [
-                ScoredFrame.from_probs(long_call.pk, i, t, ok, p)
-                for i, (t, ok, p) in enumerate(zip(t_ms, found, probs, strict=True))
-            ],
-            created,
-        )
-        CallReport.store(long_call, summarize(t_ms, found, probs))
+        client = Client.objects.filter(manager=managers[0]).first()
+        long_call = store_ended_call(managers[0], client, created, t_ms[-1] + 500, timeline_rows(t_ms, found, probs))
     return sup, long_call
 
 

@@ -9,7 +9,7 @@ one frame or ten; at 100 calls x 2 fps that fixed cost per frame was larger than
 (docs/benchmarks.md, "Live load").
 
 The frame's socket learns whether its batch was published (ack) or not (an outage: the frame is
-dropped and counted as "paused"), as before. Plain asyncio; no Django models.
+dropped and counted as "paused"). Plain asyncio; no Django models.
 """
 
 from __future__ import annotations

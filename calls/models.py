@@ -181,6 +181,21 @@ class ScoredFrame:
         return cls(str(call_id), seq, offset_ms, face_found, probs, label, valence_of(label) if label else "",
                    list(flags))  # fmt: skip
 
+    def as_sample(self, created: datetime, call: Call | None = None) -> EmotionSample:
+        """The unsaved row (``call`` saves a lookup when the caller has the instance)."""
+        fields = {"call": call} if call is not None else {"call_id": self.call_id}
+        return EmotionSample(
+            **fields,
+            seq=self.seq,
+            offset_ms=self.offset_ms,
+            face_found=self.face_found,
+            probs=self.probs,
+            label=self.label,
+            valence=self.valence,
+            flags=self.flags,
+            created=created,
+        )
+
 
 # The columns of a stored sample, in the order the live insert writes them.
 _SAMPLE_COLUMNS = ("call_id", "seq", "offset_ms", "face_found", "probs", "label", "valence", "flags", "created")
@@ -218,17 +233,7 @@ class EmotionSampleQuerySet(models.QuerySet):
         call_pk = Call._meta.pk
         params: list = []
         for item in scored:
-            sample = EmotionSample(
-                call_id=item.call_id,
-                seq=item.seq,
-                offset_ms=item.offset_ms,
-                face_found=item.face_found,
-                probs=item.probs,
-                label=item.label,
-                valence=item.valence,
-                flags=item.flags,
-                created=now,
-            )
+            sample = item.as_sample(now)
             params += [
                 f.get_db_prep_save(getattr(sample, n), connection) for n, f in zip(_SAMPLE_COLUMNS, fields, strict=True)
             ]
@@ -245,20 +250,7 @@ class EmotionSampleQuerySet(models.QuerySet):
         """Store a whole analysed timeline of an ended call (an uploaded recording, demo data); each sample is
         dated ``started`` plus its offset."""
         return self.bulk_create(
-            [
-                EmotionSample(
-                    call=call,
-                    seq=item.seq,
-                    offset_ms=item.offset_ms,
-                    face_found=item.face_found,
-                    probs=item.probs,
-                    label=item.label,
-                    valence=item.valence,
-                    flags=item.flags,
-                    created=started + timedelta(milliseconds=item.offset_ms),
-                )
-                for item in scored
-            ],
+            [item.as_sample(started + timedelta(milliseconds=item.offset_ms), call=call) for item in scored],
             batch_size=1000,
         )
 

@@ -32,6 +32,7 @@ from django.urls import reverse
 
 from engine.frames import JPEG_MAGIC
 
+# The app label, not the folder: changing the salt would invalidate every client link already sent.
 CLIENT_TOKEN_SALT = "emotions.client-capture"
 HEADER = struct.Struct(">IQ")
 HEADER_BYTES = HEADER.size  # 12

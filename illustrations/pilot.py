@@ -5,7 +5,8 @@ from __future__ import annotations
 import svgwrite
 import svgwrite.base
 
-from illustrations.trees import FONT, INK, MUTED, NEG, POS, _n
+from illustrations.trees import _n
+from lib.palette import FONT, INK, MUTED, NEG, POS
 
 TARGETS = (
     # key, label, target, axis maximum, unit, higher is better

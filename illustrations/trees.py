@@ -23,6 +23,7 @@ import svgwrite
 import svgwrite.base
 
 from illustrations.finance import ProductInput, Projection, project_all
+from lib.palette import FONT, INK, MUTED, NEG, POS
 
 # Geometry of the 1000 × 660 canvas (viewBox units ≈ CSS px at full width).
 WIDTH, HEIGHT = 1000, 660
@@ -31,9 +32,7 @@ MAX_TREE_H = 300.0  # tallest possible tree; the crown top is then at y=110
 PLOT_X0, PLOT_X1 = 180.0, 985.0
 SEED_X = 92.0
 UNIT = 100.0  # tree shapes are drawn 100 units tall and scaled vertically
-FONT = "'DejaVu Sans', 'Noto Sans', 'Segoe UI', Arial, sans-serif"
 
-INK, MUTED, POS, NEG = "#1d2733", "#5b6875", "#1e7a46", "#b23a2b"
 TRUNK = "#7a5230"
 RISK_COLOURS = {
     "low": ("#3a9d5d", "#79c792"),

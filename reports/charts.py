@@ -12,15 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-FONT = "DejaVu Sans, Verdana, sans-serif"
-INK = "#1d2733"
-MUTED = "#5b6875"
-GRID = "#dde3ea"
-NEG = "#c0392b"
-POS = "#1e8449"
-ACCENT = "#0b6e4f"
-# Okabe-Ito: distinguishable with colour-vision deficiency.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+from lib.palette import ACCENT, FONT, GRID, INK, MUTED, NEG, POS
+from lib.palette import SERIES as PALETTE
+
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 2 1 2", "3 3")
 
 

@@ -8,13 +8,14 @@ from django.utils.translation import gettext as _
 from calls.models import EXPRESSION_NAMES, EmotionSample, Valence
 from engine.analytics import SATISFACTION_FOOTNOTE, valence_series
 from engine.labels import valence_of
+from lib.palette import NEG, NEUTRAL, POS
 from reports import charts
 from reports.models import CallReport
 
 # The order the report lists expressions in.
 EXPRESSION_ORDER: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "contempt")
 VALENCE_NAMES = dict(Valence.choices)
-VALENCE_COLOURS = {"positive": charts.POS, "neutral": "#7f8c8d", "negative": charts.NEG}
+VALENCE_COLOURS = {"positive": POS, "neutral": NEUTRAL, "negative": NEG}
 PREVIOUS_CALLS = 10
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import av
@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from calls.models import Call, CallSource, CallStatus, EmotionSample, ScoredFrame
+from engine.analytics import summarize
 from reports.models import CallReport, Recording, RecordingStatus
 from reports.pilot import label_agreement
 
@@ -29,17 +30,23 @@ def probe_video(path: str | Path) -> str | None:
 
 
 @transaction.atomic
-def store_analysis(recording: Recording, result: dict) -> Call:
-    """Create the upload's Call, its samples and its report in one transaction (all or nothing)."""
-    timeline = result["timeline"]
-    summary = result["summary"]
-    started = recording.created
-    duration_ms = int(summary.get("duration_ms") or (timeline[-1]["t_ms"] if timeline else 0))
+def store_ended_call(
+    manager,
+    client,
+    started: datetime,
+    duration_ms: int,
+    timeline: list[dict],
+    *,
+    source: str = CallSource.LIVE,
+    summary: dict | None = None,
+) -> Call:
+    """An ended call from a whole analysed timeline (rows ``{t_ms, face_found, probs, flags?}``): the call, its
+    samples and its report, in one transaction. ``summary`` defaults to the timeline's own."""
     call = Call.objects.create(
-        manager=recording.manager,
-        client=recording.client,
+        manager=manager,
+        client=client,
         status=CallStatus.ENDED,
-        source=CallSource.UPLOAD,
+        source=source,
         created=started,
         started_at=started,
         ended_at=started + timedelta(milliseconds=duration_ms),
@@ -54,7 +61,34 @@ def store_analysis(recording: Recording, result: dict) -> Call:
         ],
         started,
     )
+    if summary is None:
+        summary = summarize(
+            [r["t_ms"] for r in timeline], [r["face_found"] for r in timeline], [r["probs"] for r in timeline]
+        )
     CallReport.store(call, summary)
+    return call
+
+
+def timeline_rows(t_ms, face_found, probs) -> list[dict]:
+    """Parallel lists (as the demo and test timelines come) as the rows store_ended_call takes."""
+    return [{"t_ms": t, "face_found": ok, "probs": p} for t, ok, p in zip(t_ms, face_found, probs, strict=True)]
+
+
+@transaction.atomic
+def store_analysis(recording: Recording, result: dict) -> Call:
+    """Create the upload's Call, its samples and its report in one transaction (all or nothing)."""
+    timeline = result["timeline"]
+    summary = result["summary"]
+    duration_ms = int(summary.get("duration_ms") or (timeline[-1]["t_ms"] if timeline else 0))
+    call = store_ended_call(
+        recording.manager,
+        recording.client,
+        recording.created,
+        duration_ms,
+        timeline,
+        source=CallSource.UPLOAD,
+        summary=summary,
+    )
     recording.call = call
     if recording.labels is not None:
         recording.label_agreement = label_agreement(

@@ -90,7 +90,7 @@
       gain.setAttribute("font-size", caption.gain_size);
       var pct = tree.querySelector(".ill-gain-pct");
       pct.textContent = caption.gain_pct;
-      var colour = caption.tone === "pos" ? "#1e7a46" : caption.tone === "neg" ? "#b23a2b" : "#5b6875";
+      var colour = caption.tone === "pos" ? "#1e8449" : caption.tone === "neg" ? "#c0392b" : "#5b6875";
       gain.setAttribute("fill", colour);
       pct.setAttribute("fill", colour);
       var title = tree.querySelector("title");

@@ -6,10 +6,9 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from calls.models import Call, CallSource, CallStatus, EmotionSample, ScoredFrame
-from engine.analytics import summarize
+from calls.models import Call, CallSource
 from engine.labels import EXPRESSIONS
-from reports.models import CallReport
+from reports.recordings import store_ended_call, timeline_rows
 
 STEP_MS = 500  # 2 fps
 
@@ -59,22 +58,6 @@ def make_call(
 ) -> Call:
     created = created or timezone.now() - timedelta(days=1)
     t_ms, found, probs = timeline(seconds, **shape)
-    call = Call.objects.create(
-        manager=manager,
-        client=client,
-        status=CallStatus.ENDED,
-        source=source,
-        created=created,
-        started_at=created,
-        ended_at=created + timedelta(seconds=seconds),
+    return store_ended_call(
+        manager, client, created, int(seconds * 1000), timeline_rows(t_ms, found, probs), source=source
     )
-    EmotionSample.objects.store_timeline(
-        call,
-        [
-            ScoredFrame.from_probs(call.pk, i, t, ok, p)
-            for i, (t, ok, p) in enumerate(zip(t_ms, found, probs, strict=True))
-        ],
-        created,
-    )
-    CallReport.store(call, summarize(t_ms, found, probs))
-    return call

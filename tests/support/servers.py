@@ -80,8 +80,8 @@ class _Process:
 
     def _start(self, cmd: list[str], env: dict[str, str], log_name: str) -> None:
         if self.running:
-            # A second process would be leaked (stop() only knows the last) and would share the first's queue:
-            # `with worker.start():` once ran two workers, and tasks went to the one whose log nobody read.
+            # A second process would be leaked (stop() only knows the last) and would share the first's queue,
+            # so tasks could go to the one whose log nobody reads.
             raise RuntimeError(f"already running (pid {self.process.pid}); stop() it first")
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"mimic-{log_name}-{uuid.uuid4().hex[:8]}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()

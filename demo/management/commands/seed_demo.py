@@ -9,11 +9,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
-from calls.models import Call, CallSource, CallStatus, Client, EmotionSample, ScoredFrame
+from calls.models import Call, Client
 from demo.timelines import synthetic_timeline
-from engine.analytics import summarize
 from illustrations.models import Compounding, Illustration, Product, Risk, ShareLink, ShareView
-from reports.models import CallReport, ClientFeedback
+from reports.models import ClientFeedback
+from reports.recordings import store_ended_call, timeline_rows
 
 DEMO_PASSWORD = "mimic-demo-2026"
 DEMO_USERS = [
@@ -66,25 +66,10 @@ class Command(BaseCommand):
                 started = now - timedelta(days=int(rng.integers(2, 120)), hours=int(rng.integers(0, 8)))
                 minutes = float(rng.uniform(3, 12))
                 t_ms, found, probs = synthetic_timeline(rng, minutes, temper=temper * (0.6 + 0.2 * k))
-                call = Call.objects.create(
-                    manager=users[manager_name],
-                    client=client,
-                    status=CallStatus.ENDED,
-                    source=CallSource.LIVE,
-                    created=started,
-                    started_at=started,
-                    ended_at=started + timedelta(milliseconds=t_ms[-1] + 500),
+                call = store_ended_call(
+                    users[manager_name], client, started, t_ms[-1] + 500, timeline_rows(t_ms, found, probs)
                 )
-                EmotionSample.objects.store_timeline(
-                    call,
-                    [
-                        ScoredFrame.from_probs(call.pk, i, t, ok, p)
-                        for i, (t, ok, p) in enumerate(zip(t_ms, found, probs, strict=True))
-                    ],
-                    started,
-                )
-                summary = summarize(t_ms, found, probs)
-                CallReport.store(call, summary)
+                summary = call.report.summary
                 if rng.random() < 0.7:  # most clients answer the feedback form
                     self._feedback(rng, call, summary)
         for manager in (users["anna"], users["boris"]):
