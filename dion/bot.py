@@ -111,6 +111,11 @@ _cache_lock = threading.Lock()
 _caches: dict[tuple[str, str], BotTokenCache] = {}
 
 
+def reset_token_caches() -> None:
+    """Forget every cached bot token of this process (the next message fetches a new one)."""
+    _caches.clear()
+
+
 def _token_cache() -> BotTokenCache:
     key = (settings.DION_BOT_AUTH_URL, settings.DION_BOT_LOGIN)
     with _cache_lock:

@@ -47,6 +47,13 @@ _limiter_lock = threading.Lock()
 _limiter: SlidingWindowLimiter | FallbackLimiter | None = None
 
 
+def reset_process_limiter(limiter: SlidingWindowLimiter | FallbackLimiter | None = None) -> None:
+    """Forget this process's limiter (the next request builds one from settings), or use ``limiter``."""
+    global _limiter
+    with _limiter_lock:
+        _limiter = limiter
+
+
 def process_limiter() -> SlidingWindowLimiter | FallbackLimiter:
     """One limiter per process (shared by threads); with REDIS_URL, one for the whole deployment."""
     global _limiter

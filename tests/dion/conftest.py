@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dion import bot, iapi
 from tests.support.dion_fake import FakeDionServer, Pki, make_pki
 
 _servers: dict[Path, FakeDionServer] = {}
@@ -26,3 +27,13 @@ def dion_server(dion_pki) -> FakeDionServer:
         atexit.register(server.stop)
     server.reset()
     return server
+
+
+@pytest.fixture(autouse=True)
+def fresh_dion_process_state():
+    """Each test starts and ends without a process limiter or cached bot tokens from another test's settings."""
+    iapi.reset_process_limiter()
+    bot.reset_token_caches()
+    yield
+    iapi.reset_process_limiter()
+    bot.reset_token_caches()

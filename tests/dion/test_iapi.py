@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from dion import iapi
 from dion.iapi import IapiClient, Room, default_room_payload
 from dion.transport import (
     DionError,
@@ -133,7 +134,7 @@ def test_the_client_refuses_a_server_it_cannot_verify(dion_server, dion_pki):
 
 
 def test_from_settings_uses_the_configured_path_payload_and_certificates(dion_server, dion_pki, settings, monkeypatch):
-    monkeypatch.setattr("dion.iapi._limiter", None)
+    iapi.reset_process_limiter()
     settings.REDIS_URL = ""
     settings.DION_IAPI_URL = dion_server.url + "/iapi/v1"
     settings.DION_CLIENT_CERT, settings.DION_CLIENT_KEY = str(dion_pki.client_cert), str(dion_pki.client_key)
@@ -155,7 +156,7 @@ def uppercase_name_payload(*, name, owner_email, participants):
 
 
 def test_the_access_token_file_is_reread_on_each_request(dion_server, dion_pki, settings, tmp_path, monkeypatch):
-    monkeypatch.setattr("dion.iapi._limiter", None)
+    iapi.reset_process_limiter()
     settings.REDIS_URL = ""
     token_file = tmp_path / "token"
     token_file.write_text("old-token\n")
@@ -274,10 +275,10 @@ def test_the_limiter_falls_back_to_the_process_when_redis_is_down():
 def test_with_redis_url_the_process_limiter_is_shared_through_redis(settings, monkeypatch):
     from dion.iapi import process_limiter
 
-    monkeypatch.setattr("dion.iapi._limiter", None)
+    iapi.reset_process_limiter()
     settings.REDIS_URL = "redis://127.0.0.1:6379/0"
     assert isinstance(process_limiter(), FallbackLimiter)
     assert process_limiter() is process_limiter()
-    monkeypatch.setattr("dion.iapi._limiter", None)
+    iapi.reset_process_limiter()
     settings.REDIS_URL = ""
     assert isinstance(process_limiter(), SlidingWindowLimiter)

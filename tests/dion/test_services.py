@@ -10,7 +10,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from calls import protocol as capture
-from dion import bot, services
+from dion import bot, iapi, services
 from dion.models import DionMeeting
 from dion.transport import JsonClient, SlidingWindowLimiter, make_ssl_context
 from tests.support.dion_fake import BOT_LOGIN, BOT_PASSWORD, IAPI_TOKEN, Scripted
@@ -36,8 +36,8 @@ def _context(pki):
 @pytest.fixture
 def dion_settings(settings, dion_server, dion_pki, monkeypatch):
     """Mimic configured for the fake Dion: IAPI with mTLS, the bot with a technical account."""
-    monkeypatch.setattr("dion.iapi._limiter", SlidingWindowLimiter([(10, 1.0), (100, 60.0)]))
-    monkeypatch.setattr("dion.bot._caches", {})
+    iapi.reset_process_limiter(SlidingWindowLimiter([(10, 1.0), (100, 60.0)]))
+    bot.reset_token_caches()
     settings.DION_IAPI_URL = dion_server.url
     settings.DION_CLIENT_CERT, settings.DION_CLIENT_KEY = str(dion_pki.client_cert), str(dion_pki.client_key)
     settings.DION_CA_BUNDLE = str(dion_pki.ca)
