@@ -6,6 +6,13 @@ from the client's send to the score's arrival on the manager socket. Every frame
 or dropped with a reason (client backpressure, server rate/format, worker stale/duplicate...), or
 it is reported as lost.
 
+Shared with the tests (the only test helpers used here):
+
+* tests/support/simulated_call.py: the calls themselves, the browser's capture protocol as
+  frontend/stream.js speaks it (acks, resends after a reconnect, at most 8 unanswered frames; a
+  frame the page does not take under backpressure counts as sent and dropped, ``client_backpressure``);
+* tests/support/servers.py: the daphne (bin/serve) and Celery worker processes of the stack.
+
 By default the script starts its own stack on loopback: daphne (bin/serve), Celery workers
 (prefork, one process per core), PostgreSQL database ``mimic_bench`` and Redis (both must be
 running), on a private Celery queue. ``--url`` uses a running server instead (it must share the
@@ -38,6 +45,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from tests.support.servers import CeleryWorker, DaphneServer  # noqa: E402 - after the repository is on the path
+from tests.support.simulated_call import SimulatedCall  # noqa: E402
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/mimic_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -180,80 +190,34 @@ def create_calls(n: int, fps: int) -> tuple[list[tuple[str, str]], str]:
 
 
 class Stats:
+    """The figures of all calls of one load level, settled frame by frame (SimulatedCall's on_settle)."""
+
     def __init__(self) -> None:
-        self.sent: dict[tuple[str, int], float] = {}
+        self.sent = 0  # every frame the pages would have sent, those not taken under backpressure included
         self.latencies: list[float] = []
         self.scored = 0
         self.dropped: Counter[str] = Counter()
-        self.settled: set[tuple[str, int]] = set()
         self.scored_at: list[float] = []  # perf_counter of each score, parallel to latencies
+
+    def settle(self, seq: int | None, reason: str | None, latency_ms: float | None) -> None:
+        if reason is None:
+            self.scored += 1
+            self.latencies.append(latency_ms)
+            self.scored_at.append(time.perf_counter())
+        else:
+            self.dropped[reason] += 1
 
 
 async def run_call(call_id, token, cookie, base, fps, seconds, frames, stats: Stats, max_unacked=8) -> None:
-    from websockets.asyncio.client import connect
-
-    ws_base = base.replace("http", "ws", 1)
-    origin = base
-    manager = await connect(f"{ws_base}/ws/calls/{call_id}/live/", origin=origin, additional_headers={"Cookie": cookie})
-    await manager.recv()  # hello
-    client = await connect(f"{ws_base}/ws/calls/{call_id}/capture/?token={token}", origin=origin)
-    await client.recv()
-    await client.send(json.dumps({"t": "hello", "now": int(time.time() * 1000)}))
-    unacked: set[int] = set()
-
-    def settle(seq: int, reason: str | None) -> None:
-        key = (call_id, seq)
-        if key in stats.settled:
-            return
-        stats.settled.add(key)
-        if reason is None:
-            stats.scored += 1
-            stats.latencies.append((time.perf_counter() - stats.sent[key]) * 1000)
-            stats.scored_at.append(time.perf_counter())
-        else:
-            stats.dropped[reason] += 1
-
-    async def read_client() -> None:
-        async for raw in client:
-            msg = json.loads(raw)
-            if msg["t"] in ("ack", "drop"):
-                unacked.discard(msg["seq"])
-                if msg["t"] == "drop":
-                    settle(msg["seq"], f"server_{msg['reason']}")
-
-    async def read_manager() -> None:
-        async for raw in manager:
-            msg = json.loads(raw)
-            if msg["t"] == "score":
-                settle(msg["seq"], None)
-            elif msg["t"] == "drop":
-                settle(msg["seq"], f"worker_{msg['reason']}")
-
-    readers = [asyncio.create_task(read_client()), asyncio.create_task(read_manager())]
-    await asyncio.sleep(random.random() / fps)  # calls do not tick in lockstep
-    start = time.perf_counter()
-    seq = 0
-    from calls.protocol import pack_frame
-
-    while time.perf_counter() - start < seconds:
-        tick = start + seq / fps
-        await asyncio.sleep(max(0.0, tick - time.perf_counter()))
-        key = (call_id, seq)
-        stats.sent[key] = time.perf_counter()
-        if len(unacked) >= max_unacked:
-            settle(seq, "client_backpressure")  # the page drops the newest frame and counts it
-        else:
-            unacked.add(seq)
-            await client.send(pack_frame(seq, int(time.time() * 1000), frames[seq % len(frames)]))
-        seq += 1
-    # Drain: every frame sent gets its score or its drop, or counts as lost.
-    deadline = time.perf_counter() + 15
-    while time.perf_counter() < deadline and any((call_id, s) not in stats.settled for s in range(seq)):
-        await asyncio.sleep(0.1)
-    for task in readers:
-        task.cancel()
-    await client.close()
-    await manager.close()
+    """One call for ``seconds``, then its drain (up to 15 s for every frame sent to be settled)."""
+    sim = SimulatedCall(
+        base, {"call_id": call_id, "token": token, "cookie": cookie}, fps, frames=frames, seconds=seconds,
+        drain_s=15, max_unacked=max_unacked, phase_s=random.random() / fps, on_settle=stats.settle,
+    )  # fmt: skip
+    try:
+        await sim.run()
+    finally:
+        stats.sent += sim.ticks
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -316,7 +280,7 @@ def run_step(calls_n: int, fps: int, seconds: float, stack: Stack, frames: list[
     asyncio.run(run_all())
     wall = time.perf_counter() - wall0
     cpu, busy1 = meter.percent(wall), machine_busy()
-    sent = len(stats.sent)
+    sent = stats.sent
     dropped = sum(stats.dropped.values())
     return {
         "calls": calls_n,
@@ -355,8 +319,6 @@ class Stack:
     def __enter__(self) -> Stack:
         if self.url:
             return self
-        from tests.support.servers import CeleryWorker, DaphneServer
-
         self.worker = CeleryWorker(env=self.env, queue=self.env["CELERY_QUEUE"], pool="prefork",
                                    concurrency=self.workers).start()  # fmt: skip
         self.server = DaphneServer(env={**self.env}).start()

@@ -23,9 +23,23 @@ def gettext_noop(message: str) -> str:
 
 # Translated at render time by reports.content.satisfaction_footnote().
 SATISFACTION_FOOTNOTE = gettext_noop(
-    "Satisfaction is the share of the time the client's face was visible during which "
-    "the client's expression was not negative (angry, disgust, fear, sad or contempt)."
+    "Overall satisfaction is counted over the time the client's face was visible: a positive expression counts "
+    "in full, a neutral one half, a negative one (angry, disgust, fear, sad or contempt) against. It is "
+    "(½ · neutral + positive) ÷ (½ · neutral + positive + negative)."
 )
+
+# A neutral face is weaker evidence of satisfaction than a smile: it counts half (the bank's design).
+NEUTRAL_WEIGHT = 0.5
+
+
+def satisfaction(positive: float, neutral: float, negative: float) -> float | None:
+    """The design's overall satisfaction in %, from the valence shares of the face-visible time:
+    (½·neutral + positive) / (½·neutral + positive + negative) · 100. None without any share."""
+    satisfied = NEUTRAL_WEIGHT * neutral + positive
+    total = satisfied + negative
+    if total <= 0:
+        return None
+    return round(100.0 * satisfied / total, 2)
 
 
 def _weights(t_ms: np.ndarray, max_gap_ms: int) -> tuple[np.ndarray, list[dict[str, int]]]:
@@ -93,7 +107,7 @@ def summarize(
     """Summarise a call from its per-frame results (sorted by time or not).
 
     Returns percent of face-visible time per expression and per valence,
-    satisfaction (percent of face-visible time that is not negative),
+    the design's overall satisfaction (``satisfaction``),
     negative episodes, gaps and data-quality figures.
     """
     t = np.asarray(t_ms, dtype=np.int64)
@@ -116,17 +130,21 @@ def summarize(
 
     per_expression = {name: 0.0 for name in EXPRESSIONS}
     per_valence = {name: 0.0 for name in VALENCES}
+    valence_shares = dict(per_valence)
     if face_weight > 0:
         sums = np.bincount(labels[found], weights=weights[found], minlength=len(EXPRESSIONS))
         for i, name in enumerate(EXPRESSIONS):
             share = 100.0 * sums[i] / face_weight
             per_expression[name] = round(share, 2)
             per_valence[VALENCE_BY_INDEX[i]] += share
+        valence_shares = dict(per_valence)
         per_valence = {k: round(v, 2) for k, v in per_valence.items()}
 
     negative_mask = found & np.isin(labels, NEGATIVE_INDEX)
     neg_score = p[:, list(NEGATIVE_INDEX)].sum(axis=1)
-    satisfaction = round(100.0 - per_valence["negative"], 2) if face_weight > 0 else None
+    overall = None
+    if face_weight > 0:
+        overall = satisfaction(valence_shares["positive"], valence_shares["neutral"], valence_shares["negative"])
     dominant = EXPRESSIONS[int(np.argmax([per_expression[x] for x in EXPRESSIONS]))] if face_weight > 0 else None
     return {
         "frames": int(n),
@@ -136,7 +154,7 @@ def summarize(
         "face_visible_pct": round(100.0 * face_weight / total_weight, 2) if total_weight else 0.0,
         "expressions_pct": per_expression,
         "valence_pct": per_valence,
-        "satisfaction_pct": satisfaction,
+        "satisfaction_pct": overall,
         "dominant": dominant,
         "negative_episodes": negative_episodes(t, negative_mask, neg_score, max_gap_ms=max_gap_ms),
         "gaps": gaps,

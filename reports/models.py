@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 # Bump when the PDF layout changes so cached PDFs are rendered again.
-PDF_LAYOUT_VERSION = 3
+PDF_LAYOUT_VERSION = 4
 
 
 class CallReportQuerySet(models.QuerySet):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.analytics import Smoother, negative_share, summarize, valence_series
+from engine.analytics import Smoother, negative_share, satisfaction, summarize, valence_series
 from engine.labels import EXPRESSIONS, canonical, valence_of
 
 
@@ -32,8 +32,27 @@ def test_valence_groups_and_satisfaction_follow_the_documented_mapping():
     labels = ["angry", "disgust", "fear", "sad", "contempt", "happy", "happy", "surprise", "neutral", "neutral"]
     summary = summarize(*timeline(labels))
     assert summary["valence_pct"] == {"positive": 20.0, "neutral": 30.0, "negative": 50.0}
-    assert summary["satisfaction_pct"] == 50.0
+    # (½·30 + 20) / (½·30 + 20 + 50): neutral counts half.
+    assert summary["satisfaction_pct"] == pytest.approx(100 * 35 / 85, abs=0.01)
     assert valence_of("surprise") == "neutral" and valence_of("contempt") == "negative"
+
+
+def test_satisfaction_is_the_designs_figure_for_the_designs_example():
+    # The design's report table: negative 15.3 %, neutral 52.0 %, positive 32.7 % -> 79 % overall.
+    assert round(satisfaction(positive=32.7, neutral=52.0, negative=15.3)) == 79
+    assert satisfaction(positive=32.7, neutral=52.0, negative=15.3) == 79.32
+
+
+@pytest.mark.parametrize(
+    ("positive", "neutral", "negative", "expected"),
+    [(100, 0, 0, 100.0), (0, 100, 0, 100.0), (0, 0, 100, 0.0), (0, 50, 50, pytest.approx(33.33, abs=0.01))],
+)
+def test_a_neutral_face_counts_half_a_smile(positive, neutral, negative, expected):
+    assert satisfaction(positive, neutral, negative) == expected
+
+
+def test_without_any_share_there_is_no_satisfaction():
+    assert satisfaction(0, 0, 0) is None
 
 
 def test_time_weighting_uses_the_interval_each_frame_covers():

@@ -5,13 +5,13 @@
   user when we are root) on a free port, migrated once; ``stop(immediate=True)`` is a hard stop.
 * ``seed``: run in a subprocess (``python -m tests.support.services seed ...``) against those services
   to create a live, consented call (and optionally enqueue frame tasks); prints one JSON line.
-* ``SimulatedCall``: a client socket that behaves like frontend/stream.js (resends unanswered frames
-  under the same seq after a reconnect) and a manager socket that records every score and drop.
+
+The simulated call over real WebSockets (the page's client and manager sockets) is
+tests/support/simulated_call.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -181,111 +181,6 @@ def _seed_main(frames: int) -> None:
     http.force_login(manager)
     cookie = f"{settings.SESSION_COOKIE_NAME}={http.cookies[settings.SESSION_COOKIE_NAME].value}"
     print(json.dumps({"call_id": str(call.pk), "token": make_client_token(call.pk), "cookie": cookie}))
-
-
-class SimulatedCall:
-    """One call over real WebSockets: the client sends at ``fps``; every seq ends scored, dropped or stored."""
-
-    def __init__(self, base_url: str, call: dict, fps: float = 4.0) -> None:
-        self.ws = base_url.replace("http", "ws", 1)
-        self.origin = base_url
-        self.call = call
-        self.fps = fps
-        self.jpegs = frame_jpegs()
-        self.next_seq = 0
-        self.unacked: dict[int, bytes] = {}
-        self.acked: set[int] = set()
-        self.client_drops: dict[int, str] = {}
-        self.scores: list[int] = []  # in arrival order (duplicates would show here)
-        self.worker_drops: dict[int, str] = {}
-        self.manager_events: list[dict] = []
-        self.reconnects = 0
-        self.stop = asyncio.Event()
-
-    async def _client_loop(self) -> None:
-        from websockets.asyncio.client import connect
-
-        from calls.protocol import pack_frame
-
-        url = f"{self.ws}/ws/calls/{self.call['call_id']}/capture/?token={self.call['token']}"
-        while not self.stop.is_set():
-            try:
-                async with connect(url, origin=self.origin, open_timeout=3) as ws:
-                    hello = json.loads(await ws.recv())
-                    self.next_seq = max(self.next_seq, hello.get("next_seq", 0))
-                    await ws.send(json.dumps({"t": "hello", "now": int(time.time() * 1000)}))
-                    for seq in sorted(self.unacked):  # resume: unanswered frames again, same seq
-                        await ws.send(self.unacked[seq])
-
-                    async def read() -> None:
-                        async for raw in ws:
-                            msg = json.loads(raw)
-                            if msg["t"] == "ack":
-                                self.unacked.pop(msg["seq"], None)
-                                self.acked.add(msg["seq"])
-                            elif msg["t"] == "drop":
-                                self.unacked.pop(msg["seq"], None)
-                                self.client_drops[msg["seq"]] = msg["reason"]
-
-                    reader = asyncio.create_task(read())
-                    try:
-                        while not self.stop.is_set() and not reader.done():
-                            if len(self.unacked) < 8:
-                                seq = self.next_seq
-                                self.next_seq += 1
-                                data = pack_frame(seq, int(time.time() * 1000), self.jpegs[seq % len(self.jpegs)])
-                                self.unacked[seq] = data
-                                await ws.send(data)
-                            await asyncio.sleep(1 / self.fps)
-                    finally:
-                        reader.cancel()
-            except Exception:  # noqa: BLE001 - the server went away: reconnect, as the page does
-                if self.stop.is_set():
-                    return
-            self.reconnects += 1
-            await asyncio.sleep(0.3)
-
-    async def _manager_loop(self) -> None:
-        from websockets.asyncio.client import connect
-
-        url = f"{self.ws}/ws/calls/{self.call['call_id']}/live/"
-        while not self.stop.is_set():
-            try:
-                async with connect(url, origin=self.origin, additional_headers={"Cookie": self.call["cookie"]},
-                                   open_timeout=3) as ws:  # fmt: skip
-                    async for raw in ws:
-                        msg = json.loads(raw)
-                        self.manager_events.append(msg)
-                        if msg["t"] == "score":
-                            self.scores.append(msg["seq"])
-                        elif msg["t"] == "drop":
-                            self.worker_drops[msg["seq"]] = msg["reason"]
-            except Exception:  # noqa: BLE001
-                if self.stop.is_set():
-                    return
-            await asyncio.sleep(0.3)
-
-    async def __aenter__(self) -> SimulatedCall:
-        self.tasks = [asyncio.create_task(self._manager_loop())]
-        await asyncio.sleep(0.5)
-        self.tasks.append(asyncio.create_task(self._client_loop()))
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        self.stop.set()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-    async def wait_for(self, predicate, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not reached in {timeout}s; manager saw {self.manager_events[-5:]}")
-            await asyncio.sleep(0.05)
-
-    def events(self, kind: str) -> list[dict]:
-        return [m for m in self.manager_events if m["t"] == kind]
 
 
 def send_task(env: dict[str, str], name: str, args: list, times: int = 1) -> None:

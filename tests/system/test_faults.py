@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.servers import CeleryWorker, DaphneServer
-from tests.support.services import PgCluster, RedisServer, SimulatedCall, end_call, frame_jpegs, seed_call, send_task
+from tests.support.services import PgCluster, RedisServer, end_call, frame_jpegs, seed_call, send_task
+from tests.support.simulated_call import SimulatedCall
 
 pytestmark = pytest.mark.slow
 
@@ -275,7 +276,8 @@ async def test_a_redis_outage_pauses_analysis_counts_drops_and_resumes_by_itself
     call = seed_call(env)
     worker, server = _stack(env)
     try:
-        async with SimulatedCall(server.url, call) as sim:
+        # The page stops sending on "paused"; this one keeps on, so frames reach the server during the outage.
+        async with SimulatedCall(server.url, call, send_while_paused=True) as sim:
             outage = await _outage(sim, "redis", redis_server.stop, redis_server.start, OUTAGE_S)
         await asyncio.sleep(2)
         stored = pg.stored_seqs(call["call_id"])
@@ -294,7 +296,7 @@ async def test_a_database_hard_stop_pauses_analysis_keeps_acknowledged_samples_a
     call = seed_call(env)
     worker, server = _stack(env)
     try:
-        async with SimulatedCall(server.url, call) as sim:
+        async with SimulatedCall(server.url, call, send_while_paused=True) as sim:  # as above
             # Immediate: no shutdown checkpoint, only what was committed (WAL) survives.
             outage = await _outage(sim, "database", lambda: pg.stop(immediate=True), pg.start, OUTAGE_S)
         await asyncio.sleep(2)

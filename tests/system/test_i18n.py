@@ -161,7 +161,7 @@ def test_the_satisfaction_footnote_is_extracted_and_translated():
     from reports.content import satisfaction_footnote
 
     with translation.override("ru"):
-        assert satisfaction_footnote().startswith("Удовлетворённость — доля времени")
+        assert satisfaction_footnote().startswith("Общая удовлетворённость считается по времени")
     with translation.override("en"):
         assert satisfaction_footnote() == SATISFACTION_FOOTNOTE
 
