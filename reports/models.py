@@ -12,16 +12,16 @@ from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from lib.querysets import VisibleToUserQuerySet
+
 # Bump when the PDF layout changes so cached PDFs are rendered again.
 PDF_LAYOUT_VERSION = 4
 
 
-class CallReportQuerySet(models.QuerySet):
+class CallReportQuerySet(VisibleToUserQuerySet):
     """Dashboard and trend queries; every method returns a queryset or a fixed number of queries."""
 
-    def for_user(self, user) -> CallReportQuerySet:
-        manager_ids = user.visible_manager_ids()
-        return self if manager_ids is None else self.filter(call__manager__in=manager_ids)
+    manager_field = "call__manager"
 
     def with_call(self) -> CallReportQuerySet:
         return self.select_related("call", "call__client", "call__manager")
@@ -149,12 +149,6 @@ def _recording_path(instance: Recording, filename: str) -> str:
     return f"recordings/{instance.id}.{ext}"
 
 
-class RecordingQuerySet(models.QuerySet):
-    def for_user(self, user) -> RecordingQuerySet:
-        manager_ids = user.visible_manager_ids()
-        return self if manager_ids is None else self.filter(manager__in=manager_ids)
-
-
 class Recording(models.Model):
     """An uploaded call recording. The file lives only until its analysis ends."""
 
@@ -180,7 +174,7 @@ class Recording(models.Model):
     created = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    objects = RecordingQuerySet.as_manager()
+    objects = VisibleToUserQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created"]

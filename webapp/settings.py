@@ -14,6 +14,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from engine.frames import MAX_BYTES as FRAME_MAX_BYTES
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -207,7 +209,8 @@ EMAIL_BACKEND = os.getenv("EMAIL_BACKEND", "django.core.mail.backends.console.Em
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "mimic@localhost")
 
 # Live analysis.
-MIMIC_FRAME_MAX_BYTES = envint("MIMIC_FRAME_MAX_BYTES", str(256 * 1024))
+# The engine's own limit unless set: one number for the socket's check and the decoder's.
+MIMIC_FRAME_MAX_BYTES = envint("MIMIC_FRAME_MAX_BYTES", str(FRAME_MAX_BYTES))
 MIMIC_DEFAULT_FPS = envint("MIMIC_DEFAULT_FPS", "2")
 MIMIC_MAX_FPS = envint("MIMIC_MAX_FPS", "5")
 MIMIC_IDLE_END_SECONDS = envint("MIMIC_IDLE_END_SECONDS", "120")

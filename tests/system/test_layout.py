@@ -167,3 +167,18 @@ def test_the_engine_imports_with_django_unconfigured() -> None:
         [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_web_process_never_loads_onnx_runtime() -> None:
+    """daphne publishes frames and relays scores: the engine's runtime belongs to the workers alone."""
+    code = (
+        "import os, sys, django\n"
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'webapp.settings')\n"
+        "django.setup()\n"
+        "import webapp.asgi, webapp.urls, calls.consumers, calls.tasks, calls.batching\n"
+        "loaded = sorted(n for n in ('onnxruntime', 'torch') if n in sys.modules)\n"
+        "print(loaded)\n"
+        "sys.exit(1 if loaded else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
