@@ -270,6 +270,9 @@ if MIMIC_PRODUCTION and SECRET_KEY == _EMBEDDED_SECRET_KEY:
 FIELD_ENCRYPTION_KEYS = envlist("FIELD_ENCRYPTION_KEYS") or ([] if MIMIC_PRODUCTION else [_EMBEDDED_FIELD_KEY])
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("MIMIC_PRODUCTION=1 requires FIELD_ENCRYPTION_KEYS")
+# The consent text names the personal-data operator (152-FZ art. 9): a placeholder is no consent at all.
+if MIMIC_PRODUCTION and not MIMIC_OPERATOR.strip():
+    raise ImproperlyConfigured("MIMIC_PRODUCTION=1 requires MIMIC_OPERATOR (the operator's name and address)")
 # Mimic inside a Dion iframe: only these origins may frame it (CSP frame-ancestors); cookies become
 # SameSite=None; Secure; Partitioned so the session works inside the frame.
 MIMIC_EMBEDDING = envbool("MIMIC_EMBEDDING", "False")

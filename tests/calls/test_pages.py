@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils.html import escape
@@ -96,3 +98,18 @@ def test_unread_notifications_show_in_the_nav(manager_client, manager, call):
     assert 'class="nav-badge">1<' in page
     manager_client.post(reverse("calls:notifications"))
     assert Notification.objects.unread().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("language", "in_summary", "in_withdrawal"),
+    [("ru", "«{}»", "«{}»"), ("en", "the {} button", "Press {} on this page")],
+)
+def test_the_consent_text_names_the_button_the_page_shows(client, call, language, in_summary, in_withdrawal):
+    start_call(call)
+    give_consent(call, language)
+    url = reverse("calls:client_capture", args=[make_client_token(call.pk)])
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    button = re.search(r'<form id="stop-form"[^>]*>.*?<button[^>]*>([^<]+)</button>', page, re.S).group(1).strip()
+    text = current_text(language)
+    assert in_summary.format(button) in text.summary
+    assert in_withdrawal.format(button) in text.withdrawal

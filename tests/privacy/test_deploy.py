@@ -31,6 +31,7 @@ PRODUCTION = {
     "SECRET_KEY": SECRET,
     "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     "ALLOWED_HOSTS": "mimic.bank.example",
+    "MIMIC_OPERATOR": "АО «Банк», 101000, Москва, ул. Примерная, 1",
 }
 
 
@@ -52,7 +53,7 @@ def test_the_embedded_defaults_would_fail_the_deploy_check():
     assert "security.W008" in result.stderr + result.stdout  # no SSL redirect
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "MIMIC_OPERATOR"])
 def test_production_refuses_to_start_without_its_secrets(missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = _manage("check", **env)
