@@ -21,8 +21,15 @@ class StartCallForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["client"].queryset = Client.objects.filter(manager=user)
+        self.fields["client"].label_from_instance = self._client_label
         self.fields["capture_fps"].choices = [(n, str(n)) for n in range(1, settings.MIMIC_MAX_FPS + 1)]
         self.fields["capture_fps"].initial = settings.MIMIC_DEFAULT_FPS
+
+    def _client_label(self, client: Client) -> str:
+        """The manager's own clients by name, with the pseudonym that supervisors see beside it."""
+        if client.shows_name_to(self.user):
+            return f"{client.display_name} · {client.pseudonym}"
+        return client.pseudonym
 
     def clean(self) -> dict:
         data = super().clean()

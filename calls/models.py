@@ -42,6 +42,22 @@ class Client(models.Model):
     def __str__(self) -> str:
         return self.pseudonym
 
+    def shows_name_to(self, user) -> bool:
+        """The one rule for showing the client's name: only to the manager who owns the relationship.
+
+        Supervisors, admins, dashboards, trends, exports and anything rendered without a viewer (the cached PDF)
+        get the pseudonym, so a name is shown by role, never by accident.
+        """
+        return bool(
+            getattr(user, "is_authenticated", False)
+            and getattr(user, "is_manager", False)
+            and user.pk == self.manager_id
+        )
+
+    def name_for(self, user) -> str:
+        """The display name for the client's own manager, the pseudonym for everyone else."""
+        return self.display_name if self.shows_name_to(user) else self.pseudonym
+
 
 class CallStatus(models.TextChoices):
     SCHEDULED = "scheduled", _("Scheduled")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import svgwrite
 import svgwrite.base
+from django.utils.translation import gettext, gettext_noop
 
 from illustrations.trees import _n
 from lib.palette import FONT, INK, MUTED, NEG, POS
@@ -12,11 +13,14 @@ TARGETS = (
     # key, label, target, axis maximum, unit, higher is better
     ("clarity_mean", "Clarity (1–5)", 4.5, 5.0, "", True),
     ("engagement_pct", "Engagement", 70.0, 100.0, " %", True),
-    ("understand_median_s", "Time to understand", 120.0, 300.0, " s", False),
+    ("understand_median_s", "Time to understand", 120.0, 300.0, " " + gettext_noop("s"), False),
 )
 
 
 def _fmt(value: float, unit: str) -> str:
+    word = unit.strip()  # a unit word is translated when the chart is drawn: "145 с" in Russian
+    if word.isalpha():
+        unit = unit.replace(word, gettext(word), 1)
     return f"{value:g}{unit}".replace(".", ",")
 
 

@@ -12,14 +12,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
+from django.utils.translation import gettext, gettext_noop
+
 from lib.palette import ACCENT, FONT, GRID, INK, MUTED, NEG, POS
 from lib.palette import SERIES as PALETTE
 
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 2 1 2", "3 3")
 
+# Units for ``unit=``: English msgids, translated when the chart is drawn (" " + SECONDS reads "12 с" in Russian).
+SECONDS = gettext_noop("s")
+MINUTES = gettext_noop("min")
+
 
 def _t(value: object) -> str:
     return escape(str(value))
+
+
+def _unit(unit: str) -> str:
+    """The unit written after a number, in the active language: "s" -> "с", " min" -> " мин"; "%" stays as it is."""
+    word = unit.strip()
+    if not any(c.isalpha() for c in word):
+        return unit
+    return unit.replace(word, gettext(word), 1)
 
 
 def _open(chart_id: str, width: int, height: int, title: str, desc: str, css_class: str) -> list[str]:
@@ -209,6 +223,7 @@ def hbar_chart(
     left, right, top = 120, 56, 6
     height = top * 2 + len(rows) * (bar_h + 6)
     plot_w = width - left - right
+    unit = _unit(unit)
     out = _open(chart_id, width, height, title, desc, "chart chart-bars")
     for i, (label, value, colour) in enumerate(rows):
         by = top + i * (bar_h + 6)
@@ -217,7 +232,7 @@ def hbar_chart(
             f'<text x="{left - 8}" y="{by + bar_h * 0.72:.1f}" text-anchor="end" fill="{INK}">{_t(label)}</text>'
             f'<rect x="{left}" y="{by}" width="{plot_w}" height="{bar_h}" fill="#f2f4f6"/>'
             f'<rect x="{left}" y="{by}" width="{w:.1f}" height="{bar_h}" fill="{colour}">'
-            f"<title>{_t(label)}: {value:.1f}{unit}</title></rect>"
+            f"<title>{_t(label)}: {value:.1f}{_t(unit)}</title></rect>"
             f'<text x="{left + plot_w + 6}" y="{by + bar_h * 0.72:.1f}" fill="{INK}">{value:.1f}{_t(unit)}</text>'
         )
     out.append("</svg>")
@@ -251,6 +266,7 @@ def line_chart(
     legend_rows = (len(series) + 2) // 3 if legend and series else 0
     bottom = 36 + legend_rows * 16
     plot_w, plot_h = width - left - right, height - top - bottom
+    unit = _unit(unit)
 
     def x(i: int) -> float:
         return left + (plot_w / 2 if n <= 1 else plot_w * i / (n - 1))

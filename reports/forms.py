@@ -92,15 +92,17 @@ class TrendsForm(forms.Form):
 
 
 class UploadForm(forms.Form):
+    """The everyday upload: a client's recorded call, analysed once the manager attests the client's consent."""
+
     client = forms.ModelChoiceField(label=_("Client"), queryset=Client.objects.none())
     video = forms.FileField(
         label=_("Recording (mp4, webm or flv)"),
         widget=forms.ClearableFileInput(attrs={"accept": ".mp4,.webm,.flv,video/mp4,video/webm,video/x-flv"}),
     )
-    labels = forms.FileField(
-        label=_("Labels CSV for a synthetic test (optional): start_s,end_s,label"),
-        required=False,
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    consent = forms.BooleanField(
+        label=_("I confirm that the client agreed to the analysis of this recording"),
+        required=True,
+        error_messages={"required": _("Confirm that the client agreed to the analysis of the recording.")},
     )
 
     def __init__(self, *args, user: User, **kwargs) -> None:
@@ -121,10 +123,19 @@ class UploadForm(forms.Form):
             raise forms.ValidationError(_("The file is empty."))
         return video
 
-    def clean_labels(self) -> list[dict] | None:
-        upload = self.cleaned_data.get("labels")
-        if not upload:
-            return None
+
+class PilotUploadForm(UploadForm):
+    """The pilot's synthetic test: a recording with its ground-truth labels, compared with the model's output."""
+
+    labels = forms.FileField(
+        label=_("Labels CSV (columns start_s,end_s,label)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    field_order = ["client", "video", "labels", "consent"]
+
+    def clean_labels(self) -> list[dict]:
+        upload = self.cleaned_data["labels"]
         if upload.size > LABELS_MAX_BYTES:
             raise forms.ValidationError(_("The labels file is too large."))
         try:

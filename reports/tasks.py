@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError
+from django.db import IntegrityError, connections, transaction
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -35,13 +36,17 @@ def build_call_report(call_id: str) -> bool:
     t_ms, found, probs = EmotionSample.objects.filter(call=call).timeline()
     CallReport.store(call, summarize(t_ms, found, probs))
     url = call.report_url
-    message = _("The report of your call with %(client)s is ready.") % {"client": call.client.pseudonym}
+    # A worker has no request language: the texts are stored and mailed in the site's language (users have no
+    # language of their own).
+    with translation.override(settings.LANGUAGE_CODE):
+        message = _("The report of your call with %(client)s is ready.") % {"client": call.client.pseudonym}
+        subject = _("Mimic: call report ready")
     _note, created = Notification.objects.get_or_create(
         user=call.manager, call=call, url=url, defaults={"message": message}
     )
     if created and call.manager.email:
         link = settings.SITE_ROOT.rstrip("/") + url
-        send_mail(_("Mimic: call report ready"), f"{message}\n{link}\n", None, [call.manager.email], fail_silently=True)
+        send_mail(subject, f"{message}\n{link}\n", None, [call.manager.email], fail_silently=True)
     send_to_call(call_id, {"type": "call.report", "url": url})
     return True
 
@@ -119,3 +124,35 @@ def analyze_recording(recording_id: str) -> None:
         finish(recording, error=ERROR_INTERNAL)
     else:
         finish(recording)
+
+
+def start_analysis(recording_id) -> None:
+    """Start a stored recording's analysis once the upload is committed, never inside the upload request.
+
+    With a broker the task goes to a worker (``delay``). Where tasks run in-process (embedded:
+    CELERY_TASK_ALWAYS_EAGER, no REDIS_URL), ``delay`` would run the whole analysis inside the request, so it
+    runs on a daemon thread of its own instead: the response goes back at once and the pages poll the
+    progress (``reports:recording_status``). Either way it starts after the commit, so it sees the row.
+    """
+    recording_id = str(recording_id)
+    if analyze_recording.app.conf.task_always_eager:
+        transaction.on_commit(lambda: _analyze_on_thread(recording_id))
+    else:
+        transaction.on_commit(lambda: analyze_recording.delay(recording_id))
+
+
+def _analyze_on_thread(recording_id: str) -> threading.Thread:
+    thread = threading.Thread(
+        target=_analyze_in_background, args=(recording_id,), name=f"analyze-recording-{recording_id}", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _analyze_in_background(recording_id: str) -> None:
+    try:
+        analyze_recording.apply(args=[recording_id], throw=False)
+    except Exception:  # noqa: BLE001 - nothing above this thread would log it
+        logger.exception("Background analysis of recording %s failed", recording_id)
+    finally:
+        connections.close_all()  # this thread's own connections

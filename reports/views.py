@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,7 +24,7 @@ from reports import charts
 from reports import trends as trends_maths
 from reports.content import build_report_context, report_csv_rows
 from reports.exports import to_csv
-from reports.forms import DashboardFilterForm, FeedbackForm, TrendsForm, UploadForm
+from reports.forms import DashboardFilterForm, FeedbackForm, PilotUploadForm, TrendsForm, UploadForm
 from reports.models import CallReport, ClientFeedback, PdfStatus, Recording, RecordingStatus, ReportPdf
 from reports.pilot import (
     LOW_RATING,
@@ -35,7 +35,7 @@ from reports.pilot import (
     model_flagged_negative,
 )
 from reports.recordings import probe_video
-from reports.tasks import analyze_recording, render_report_pdf
+from reports.tasks import render_report_pdf, start_analysis
 
 PAGE_SIZE = 25
 FEEDBACK_WINDOW = timedelta(days=7)
@@ -300,31 +300,75 @@ def client_trend(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
 # --- recorded calls --------------------------------------------------------------------------------
 
 
+def _wants_json(request: HttpRequest) -> bool:
+    """The upload page's script (reports/upload.js) sends the form itself, to show the transfer's progress."""
+    return request.headers.get("X-Requested-With") == "XMLHttpRequest"
+
+
+def _accept_upload(request: HttpRequest, form: UploadForm) -> Recording | None:
+    """Store a valid upload and start its analysis; None (with a form error) when the file is not a video.
+
+    The manager's attestation that the client agreed to the analysis is kept in the upload's audit entry.
+    """
+    client: Client = form.cleaned_data["client"]
+    video = form.cleaned_data["video"]
+    recording = Recording(
+        manager=client.manager,
+        uploaded_by=request.user,
+        client=client,
+        original_name=video.name[:255],
+        size_bytes=video.size,
+        labels=form.cleaned_data.get("labels"),
+    )
+    recording.file.save(video.name, video, save=False)
+    reason = probe_video(recording.file.path)
+    if reason is not None:
+        # Leave nothing behind: the file goes and no record is created.
+        default_storage.delete(recording.file.name)
+        form.add_error("video", _("This file cannot be read as a video (corrupt or unsupported format)."))
+        return None
+    with transaction.atomic():
+        recording.save()
+        audit(
+            request.user,
+            AuditAction.CONSENT_GIVEN,
+            recording,
+            upload="recording",
+            client=str(client.pk),
+            size_bytes=recording.size_bytes,
+            synthetic=recording.is_synthetic,
+            consent_attested=form.cleaned_data["consent"],
+        )
+        start_analysis(recording.pk)  # after the commit, in the background
+    return recording
+
+
+def _upload_outcome(request: HttpRequest, form: UploadForm, recording: Recording | None) -> HttpResponse | None:
+    """The answer to an upload, or None where the page is shown (again): a GET, or a plain POST with errors.
+
+    Without the script the browser posts the form and follows the redirect to the recording's page; the
+    script's own request gets the same outcome as JSON.
+    """
+    if recording is not None:
+        url = reverse("reports:recording", args=[recording.pk])
+        if not _wants_json(request):
+            return redirect(url)
+        status_url = reverse("reports:recording_status", args=[recording.pk])
+        response = JsonResponse({"url": url, "status_url": status_url}, status=201)
+        response["Location"] = url
+        return response
+    if request.method == "POST" and _wants_json(request):
+        return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+    return None
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        client: Client = form.cleaned_data["client"]
-        video = form.cleaned_data["video"]
-        recording = Recording(
-            manager=client.manager,
-            uploaded_by=request.user,
-            client=client,
-            original_name=video.name[:255],
-            size_bytes=video.size,
-            labels=form.cleaned_data.get("labels"),
-        )
-        recording.file.save(video.name, video, save=False)
-        reason = probe_video(recording.file.path)
-        if reason is not None:
-            # Leave nothing behind: the file goes and no record is created.
-            default_storage.delete(recording.file.name)
-            form.add_error("video", _("This file cannot be read as a video (corrupt or unsupported format)."))
-        else:
-            recording.save()
-            analyze_recording.delay(str(recording.pk))
-            return redirect("reports:recording", recording_id=recording.pk)
+    recording = _accept_upload(request, form) if request.method == "POST" and form.is_valid() else None
+    if (response := _upload_outcome(request, form, recording)) is not None:
+        return response
     recent = Recording.objects.for_user(request.user).select_related("client", "call")[:10]
     return render(
         request,
@@ -386,8 +430,13 @@ def client_feedback(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def pilot(request: HttpRequest) -> HttpResponse:
+    """The pilot's measures; its upload form takes a synthetic test (a recording with its labels CSV)."""
+    form = PilotUploadForm(request.POST or None, request.FILES or None, user=request.user)
+    recording = _accept_upload(request, form) if request.method == "POST" and form.is_valid() else None
+    if (response := _upload_outcome(request, form, recording)) is not None:
+        return response
     reports = (
         CallReport.objects.for_user(request.user)
         .filter(call__feedback__isnull=False)
@@ -412,6 +461,8 @@ def pilot(request: HttpRequest) -> HttpResponse:
         request,
         "reports/pilot.html",
         {
+            "form": form,
+            "max_mb": settings.MIMIC_UPLOAD_MAX_BYTES // (1024 * 1024),
             "rows": rows,
             "stats": stats,
             "threshold": NEGATIVE_SHARE_THRESHOLD_PCT,

@@ -59,7 +59,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "privacy.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "lib.language.ChosenLanguageMiddleware",  # LocaleMiddleware without Accept-Language: Russian unless chosen
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -191,7 +191,8 @@ CELERY_BEAT_SCHEDULE = {
     "end-idle-calls": {"task": "calls.tasks.end_idle_calls", "schedule": 30.0},
 }
 
-# Internationalisation: Russian first, English available.
+# Internationalisation: Russian first, English when the user picks it with the switch (the language cookie);
+# the browser's Accept-Language is ignored (lib.language.ChosenLanguageMiddleware).
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", "Русский"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]

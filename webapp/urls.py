@@ -9,6 +9,7 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("illustrations/", include("illustrations.urls")),
     path("dion/", include("dion.urls")),
+    path("privacy/", include("privacy.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 
@@ -174,12 +175,56 @@ def test_the_login_page_is_russian_by_default(client):
     assert "Sign in" not in html
 
 
+ENGLISH_BROWSER = "en-US,en;q=0.9"
+
+
+def _is_russian(html: str) -> bool:
+    return '<html lang="ru">' in html and "Войти" in html and "Sign in" not in html
+
+
+def _is_english(html: str) -> bool:
+    return '<html lang="en">' in html and "Sign in" in html and "Войти" not in html
+
+
 @pytest.mark.django_db
-def test_the_login_page_is_english_for_an_english_browser(client):
-    html = client.get(reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert '<html lang="en">' in html
-    assert "Sign in" in html and "Username" in html
-    assert "Войти" not in html
+def test_the_login_page_is_russian_for_an_english_browser(client):
+    # Accept-Language is ignored: Russian unless the user chose English with the switch.
+    response = client.get(reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE=ENGLISH_BROWSER)
+    assert _is_russian(response.content.decode())
+    assert response["Content-Language"] == "ru"
+    vary = [v.strip().lower() for v in response["Vary"].split(",")]
+    assert "cookie" in vary and "accept-language" not in vary
+
+
+@pytest.mark.django_db
+def test_the_chosen_language_wins_over_the_browser_both_ways(client):
+    login = reverse("accounts:login")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert _is_english(client.get(login, HTTP_ACCEPT_LANGUAGE="ru-RU,ru;q=0.9").content.decode())
+
+    # Choosing Russian with the switch brings an English browser back to Russian.
+    response = client.post(
+        reverse("set_language"), {"language": "ru", "next": login}, follow=True, HTTP_ACCEPT_LANGUAGE=ENGLISH_BROWSER
+    )
+    assert client.cookies[settings.LANGUAGE_COOKIE_NAME].value == "ru"
+    assert _is_russian(response.content.decode())
+    assert _is_russian(client.get(login, HTTP_ACCEPT_LANGUAGE=ENGLISH_BROWSER).content.decode())
+
+    client.post(reverse("set_language"), {"language": "en", "next": login}, HTTP_ACCEPT_LANGUAGE=ENGLISH_BROWSER)
+    assert _is_english(client.get(login, HTTP_ACCEPT_LANGUAGE=ENGLISH_BROWSER).content.decode())
+
+
+def test_the_clients_consent_page_is_russian_for_an_english_browser(client, call):
+    from calls.lifecycle import start_call
+    from calls.models import Consent
+    from calls.protocol import make_client_token
+
+    start_call(call)
+    url = reverse("calls:client_capture", args=[make_client_token(call.pk)])
+    html = client.get(url, HTTP_ACCEPT_LANGUAGE=ENGLISH_BROWSER).content.decode()
+    assert '<html lang="ru">' in html and "Даю согласие, начать" in html and "I agree, start" not in html
+    assert client.post(url, {"agree": "on"}, HTTP_ACCEPT_LANGUAGE=ENGLISH_BROWSER).status_code == 302
+    assert Consent.objects.get(call=call).language == "ru"  # the Russian text is the one agreed to
 
 
 @pytest.mark.django_db
@@ -206,3 +251,49 @@ def test_the_managers_pages_are_russian(manager_client, call):
         assert text in html, text
     dashboard = manager_client.get(reverse("reports:dashboard")).content.decode()
     assert "Мои звонки: сводка" in dashboard
+
+
+def test_the_report_notification_and_mail_are_in_the_sites_language_not_the_callers(call, manager):
+    # The task runs in a worker (or on a thread of the request that ended the call, here an English one):
+    # users have no language of their own, so the stored notification and the e-mail are Russian.
+    from django.core import mail
+
+    from calls.lifecycle import give_consent, start_call
+    from calls.models import Call, Notification
+    from reports.tasks import build_call_report
+
+    manager.email = "anna@bank.example"
+    manager.save()
+    start_call(call)
+    give_consent(call, "ru")
+    Call.objects.end(call.pk)
+    with translation.override("en"):
+        assert build_call_report.run(str(call.pk)) is True
+    note = Notification.objects.get(call=call)
+    assert note.message == f"Отчёт по вашему звонку с клиентом {call.client.pseudonym} готов."
+    (sent,) = mail.outbox
+    assert sent.subject == "Mimic: отчёт по звонку готов"
+    assert sent.body.startswith(note.message + "\n") and call.report_url in sent.body
+
+
+def test_chart_units_are_translated_when_the_chart_is_drawn():
+    from illustrations.pilot import pilot_chart_svg
+    from reports import charts
+
+    def draw() -> str:
+        return (
+            charts.hbar_chart([("Длительность", 12.0, "#000")], title="t", desc="d", unit=" s", max_value=60)
+            + charts.line_chart(["1", "2"], [{"name": "n", "values": [3.0, 4.0]}], title="t", desc="d", unit=" min")
+            + pilot_chart_svg({"understand_median_s": 145.0})
+        )
+
+    with translation.override("ru"):
+        russian = draw()
+    assert "12.0 с</text>" in russian and "12.0 с</title>" in russian
+    assert "0 мин</text>" in russian and "4.0 мин</title>" in russian
+    assert "145 с</text>" in russian and "≤ 120 с</text>" in russian
+    assert not re.search(r"\d (s|min)<", russian)
+    with translation.override("en"):
+        english = draw()
+    assert "12.0 s</text>" in english and "0 min</text>" in english and "145 s</text>" in english
+    assert (charts.SECONDS, charts.MINUTES) == ("s", "min")  # msgids, drawn through gettext
