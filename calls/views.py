@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from calls import lifecycle
 from calls.forms import ConsentForm, StartCallForm
-from calls.models import EXPRESSION_NAMES, Call, Notification
+from calls.models import EXPRESSION_NAMES, Call, CallStatus, Notification
 from calls.protocol import call_id_from_token, feedback_url, make_client_token
 from privacy.consent import current_text
 
@@ -44,15 +44,23 @@ def call_detail(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
 
 
 def _live_texts() -> dict:
-    """Strings the live page's script shows, translated here (the JS has no i18n of its own)."""
+    """Strings the live page's script shows, translated here (the JS has no i18n of its own).
+
+    ``{n}`` in a text is a number the script fills in (seconds)."""
     return {
         "labels": {k: str(v) for k, v in EXPRESSION_NAMES.items()},
+        "connecting": _("Connecting…"),
         "connected": _("Connected. Waiting for the client's frames…"),
+        "analysing": _("Analysing, face visible"),
+        "no_face": _("No face for %(seconds)s s") % {"seconds": "{n}"},
+        "no_frames": _("No frames from the client for %(seconds)s s") % {"seconds": "{n}"},
+        "paused": _("Paused: service unavailable"),
         "reconnecting": _("Connection lost, reconnecting…"),
         "disconnected": _("Disconnected"),
         "dropped": _("Frames dropped"),
         "preparing": _("Call ended. Preparing the report…"),
         "ended": _("The call has ended."),
+        "status_ended": str(CallStatus.ENDED.label),
         "withdrawn": _("The client withdrew consent: analysis stopped and this call's emotion data was deleted."),
         "consent_waiting": _("Waiting for the client's consent"),
         "consent_given": _("The client has consented"),
@@ -60,6 +68,8 @@ def _live_texts() -> dict:
         "face_visible": _("Face visible"),
         "face_hidden": _("Face not visible"),
         "copied": _("Copied"),
+        "confirm_end": _("End the call? The analysis stops and the report is prepared."),
+        "end_failed": _("The call could not be ended. Try again."),
         "confirm_withdraw": _("Stop the analysis and delete this call's emotion data at the client's request?"),
     }
 
@@ -113,11 +123,14 @@ def start_call(request: HttpRequest) -> HttpResponse:
 def call_live(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
     call = _get_own_call_for_user(request, call_id)
     token = make_client_token(call.pk)
+    consent = call.consents.active().first()
     context = {
         "call": call,
         "client_link": request.build_absolute_uri(reverse("calls:client_capture", args=[token])),
-        "consent": call.consents.active().first(),
+        "consent": consent,
         "report_url": call.report_url if not call.is_open and hasattr(call, "report") else None,
+        # An ended call whose consent was withdrawn: its data is gone, so there is no report to open.
+        "withdrawn": not call.is_open and consent is None and call.consents.exclude(withdrawn_at=None).exists(),
         "max_fps": settings.MIMIC_MAX_FPS,
         "texts": _live_texts(),
     }

@@ -15,18 +15,57 @@ const statusLine = $("status-line");
 const timeline = $("timeline");
 const dropped = $("dropped");
 const TIMELINE_MS = 5 * 60 * 1000;
+const STALE_MS = 10000; // no score for this long: the client's frames stopped coming
 const samples = []; // [offset_ms, face_found, valence]
 let droppedCount = 0;
-let lastScoreAt = 0;
+
+// What the status line says follows from this state alone (statusFor); times are Date.now() ms.
+const view = {
+  connection: "connecting", // connecting | open | reconnecting | closed
+  closeCode: null,
+  paused: false,
+  firstScoreAt: 0,
+  lastScoreAt: 0,
+  lastFaceAt: 0, // the last score with a face
+  faceFound: false,
+  ended: false,
+  finished: false, // the page shows its final state (report link, or withdrawn)
+};
+
+const seconds = (ms) => String(Math.max(1, Math.round(ms / 1000)));
+
+// [state, text] of the status line: the initial waiting text only until the first score arrives.
+function statusFor(v, now, texts) {
+  if (v.ended) return ["ended", texts.preparing];
+  if (v.connection === "reconnecting") return ["reconnecting", texts.reconnecting];
+  if (v.connection === "closed") return ["closed", `${texts.disconnected} (${v.closeCode})`];
+  if (v.paused) return ["paused", texts.paused];
+  if (v.connection === "connecting") return ["connecting", texts.connecting];
+  if (!v.lastScoreAt) return ["waiting", texts.connected];
+  if (now - v.lastScoreAt > STALE_MS) return ["no-frames", texts.no_frames.replace("{n}", seconds(now - v.lastScoreAt))];
+  if (v.faceFound) return ["analysing", texts.analysing];
+  return ["no-face", texts.no_face.replace("{n}", seconds(now - (v.lastFaceAt || v.firstScoreAt)))];
+}
+
+function showStatus() {
+  if (view.finished) return;
+  const [state, text] = statusFor(view, Date.now(), t);
+  statusLine.dataset.state = state;
+  statusLine.textContent = text;
+}
 
 const socket = new LiveSocket({
   url: socketUrl(root.dataset.wsPath),
   fps: Number(root.dataset.fps) || 2,
   onState: (state, code) => {
-    if (state === "open") statusLine.textContent = t.connected;
+    view.connection = state;
+    view.closeCode = code ?? null;
     if (state === "reconnecting" || state === "closed") showPaused(null); // the next hello tells again
-    else if (state === "reconnecting") statusLine.textContent = t.reconnecting;
-    else if (state === "closed" && code !== 4012 && code !== 4011) statusLine.textContent = `${t.disconnected} (${code})`;
+    if (state === "closed" && !view.finished) {
+      if (code === 4011) showWithdrawn();
+      else if (code === 4012) location.reload(); // ended while away: the server's page has the report link
+    }
+    showStatus();
   },
   onMessage: handle,
 });
@@ -41,7 +80,6 @@ function handle(msg) {
       drawTimeline();
       break;
     case "score":
-      lastScoreAt = Date.now();
       root.dataset.scores = String(Number(root.dataset.scores || 0) + 1);
       showScore(msg);
       break;
@@ -59,16 +97,17 @@ function handle(msg) {
       break;
     case "consent":
       setConsent(msg.state);
-      if (msg.state === "withdrawn") finish(null, t.withdrawn);
+      if (msg.state === "withdrawn") showWithdrawn();
       break;
     case "ended":
-      statusLine.textContent = t.preparing;
-      stopWindowCapture();
+      showEnded();
       break;
     case "report":
+      showEnded();
       finish(msg.url, t.ended);
       break;
   }
+  showStatus();
 }
 
 function countDropped(n) {
@@ -81,15 +120,25 @@ function showPaused(services) {
   const banner = $("paused");
   banner.hidden = !services;
   banner.dataset.services = services ? services.join(",") : "";
+  view.paused = Boolean(services);
 }
 
 function setConsent(state) {
+  if (state === "given" && consentState.dataset.state !== "given") {
+    // The client is in: the link and Dion cards fold to one line each, the live panel moves up.
+    for (const card of [$("link-card"), $("dion-card")]) if (card) card.open = false;
+  }
   consentState.textContent = t[`consent_${state}`] || state;
   consentState.dataset.state = state;
   $("capture-window").disabled = state !== "given";
 }
 
 function showScore(msg) {
+  const now = Date.now();
+  view.lastScoreAt = now;
+  view.firstScoreAt ||= now;
+  view.faceFound = Boolean(msg.face_found);
+  if (msg.face_found) view.lastFaceAt = now;
   face.dataset.visible = msg.face_found ? "yes" : "no";
   face.textContent = msg.face_found ? t.face_visible : t.face_hidden;
   if (msg.smoothed_label) {
@@ -124,12 +173,36 @@ function drawTimeline() {
   }
 }
 
-function finish(url, text) {
+// The call is over (End here, the idle timeout or Dion): the badge says so, the client link and the Dion
+// form go, and the page waits for the report's link (the socket stays open for it).
+function showEnded() {
+  if (view.ended) return;
+  view.ended = true;
   stopWindowCapture();
-  socket.close();
+  const badge = $("call-status");
+  badge.textContent = t.status_ended;
+  badge.className = "status status-ended";
+  badge.dataset.status = "ended";
+  for (const id of ["link-card", "dion-card"]) $(id)?.remove();
   $("live-panel").hidden = true;
   const done = $("done");
   done.hidden = false;
+  done.dataset.state = "preparing";
+  done.querySelector("[data-message]").textContent = t.preparing;
+}
+
+// The client withdrew (here or on the client's page): the data is deleted, so no report link, ever.
+function showWithdrawn() {
+  showEnded();
+  finish(null, t.withdrawn, "withdrawn");
+}
+
+function finish(url, text, state = "ended") {
+  if (view.finished) return;
+  view.finished = true;
+  socket.close();
+  const done = $("done");
+  done.dataset.state = state;
   done.querySelector("[data-message]").textContent = text;
   const link = done.querySelector("[data-report]");
   if (url) {
@@ -140,17 +213,38 @@ function finish(url, text) {
 }
 
 // --- buttons ---------------------------------------------------------------------------------
+async function post(form) {
+  try {
+    const response = await csrfFetch(form);
+    return response.ok ? await response.json() : null;
+  } catch {
+    return null;
+  }
+}
+
 $("end-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  statusLine.textContent = t.preparing;
-  await csrfFetch(event.target);
+  if (!window.confirm(t.confirm_end)) return;
+  const button = event.target.querySelector("button");
+  button.disabled = true;
+  const answer = await post(event.target);
+  if (answer) {
+    showEnded(); // already ended elsewhere is ended too; the report link comes over the socket
+    showStatus();
+  } else {
+    button.disabled = false;
+    statusLine.dataset.state = "end-failed";
+    statusLine.textContent = t.end_failed;
+  }
 });
 $("withdraw-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   if (!window.confirm(t.confirm_withdraw)) return;
-  await csrfFetch(event.target);
+  const answer = await post(event.target);
+  if (answer && answer.withdrawn) showWithdrawn();
 });
-$("copy-link").addEventListener("click", async () => {
+$("copy-link").addEventListener("click", async (event) => {
+  event.preventDefault(); // a button in a <summary>: copy, do not unfold the card
   const input = $("client-link");
   try {
     await navigator.clipboard.writeText(input.value);
@@ -231,9 +325,10 @@ picker.addEventListener("pointerup", () => {
 });
 $("stop-window").addEventListener("click", stopWindowCapture);
 
-// A stale page reloads its state when the manager comes back to it.
+// Seconds without a face (or without frames) count up while the manager watches.
 setInterval(() => {
-  if (lastScoreAt && Date.now() - lastScoreAt > 10000) face.dataset.visible = "stale";
-}, 2000);
+  if (view.lastScoreAt && Date.now() - view.lastScoreAt > STALE_MS) face.dataset.visible = "stale";
+  showStatus();
+}, 1000);
 
 socket.connect();

@@ -4,18 +4,22 @@ Every chart carries <title> and <desc> (screen readers, tooltips), uses DejaVu S
 so Cyrillic renders the same in the browser and in WeasyPrint, and stays readable
 in black-and-white print: negative episodes are labelled with numbers, gaps are
 hatched, and series differ by dash pattern as well as colour. Lines are never
-drawn across missing data.
+drawn across missing data. Charts over dates (time_chart) place points by their date,
+with ticks on calendar days, Mondays or months, and hatch stretches without data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from xml.sax.saxutils import escape, quoteattr
 
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
 from lib.palette import ACCENT, FONT, GRID, INK, MUTED, NEG, POS
 from lib.palette import SERIES as PALETTE
+from lib.timefmt import format_local
 
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 2 1 2", "3 3")
 
@@ -255,9 +259,8 @@ def line_chart(
     legend: bool = True,
     connect_gaps: bool = False,
 ) -> str:
-    """Series of values over categorical x positions; ``None`` breaks the line unless ``connect_gaps``.
-
-    Trends across weeks may connect periods without calls; a timeline within a call never does.
+    """Series of values over evenly spaced categorical x positions; ``None`` breaks the line unless
+    ``connect_gaps``. For dates use :func:`time_chart`, which spaces them by time.
 
     Each series is {"name": str, "values": [float | None, ...]}; colour and dash come from its position.
     """
@@ -324,6 +327,242 @@ def line_chart(
                 f'<line x1="{lx:.1f}" x2="{lx + 24:.1f}" y1="{ly - 4}" y2="{ly - 4}" stroke="{colour}" '
                 f'stroke-width="2"{dash_attr}/><text x="{lx + 30:.1f}" y="{ly}">{_t(s["name"])}</text>'
             )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _days(value: date) -> float:
+    """A date or datetime as days on one axis (an aware datetime at the site's wall-clock time)."""
+    if isinstance(value, datetime):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        seconds = value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
+        return value.toordinal() + seconds / 86400
+    return float(value.toordinal())
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+# Tick steps, finest first: (unit, how many). Weeks start on Mondays, months on the 1st, years on 1 January.
+_TICK_STEPS = (("day", 1), ("day", 2), ("week", 1), ("week", 2), ("month", 1), ("month", 3), ("month", 6))
+
+
+def _ticks(lo: float, hi: float, max_ticks: int, finest: int = 0) -> tuple[list[date], str]:
+    """Calendar dates between lo and hi (day numbers) at the finest step, from ``_TICK_STEPS[finest]`` on, that
+    gives at most max_ticks."""
+    first, last = date.fromordinal(int(-(-lo // 1))), date.fromordinal(int(hi))
+
+    def at(unit: str, k: int) -> list[date]:
+        if unit == "day":
+            return [date.fromordinal(o) for o in range(first.toordinal(), last.toordinal() + 1, k)]
+        if unit == "week":
+            monday = first + timedelta(days=-first.weekday() % 7)
+            return [monday + timedelta(weeks=w) for w in range(0, (last - monday).days // 7 + 1, k)]
+        if unit == "month":
+            day = first if first.day == 1 else _add_months(first, 1)
+            out = []
+            while day <= last:
+                if (day.month - 1) % k == 0:
+                    out.append(day)
+                day = _add_months(day, 1)
+            return out
+        years = range(first.year + (first > date(first.year, 1, 1)), last.year + 1)
+        return [date(y, 1, 1) for y in years if y % k == 0]
+
+    for unit, k in _TICK_STEPS[finest:]:
+        ticks = at(unit, k)
+        if len(ticks) <= max_ticks:
+            return ticks, unit
+    k = 1
+    while len(ticks := at("year", k)) > max_ticks:
+        k *= 2
+    return ticks, "year"
+
+
+def _finest_tick(x_values: Sequence[date]) -> int:
+    """Ticks no finer than the data's own periods: months for points on the 1st, weeks for Mondays."""
+    midnight = [v for v in x_values if not isinstance(v, datetime) or (v.hour, v.minute, v.second) == (0, 0, 0)]
+    if not x_values or len(midnight) < len(x_values):
+        return 0
+    if all(v.day == 1 for v in x_values):
+        return _TICK_STEPS.index(("month", 1))
+    if all(v.weekday() == 0 for v in x_values):
+        return _TICK_STEPS.index(("week", 1))
+    return 0
+
+
+def _tick_label(day: date, unit: str, several_years: bool) -> str:
+    """A tick in the language's own formats (lib.timefmt): a day as 15.11 (with its year where the axis spans
+    years), a month as 11.2026, a year as 2026."""
+    if unit == "year":
+        return str(day.year)
+    if unit == "month":
+        return format_local(day, "YEAR_MONTH_FORMAT")
+    return format_local(day, "SHORT_DATE_FORMAT" if several_years else "MONTH_DAY_FORMAT")
+
+
+def time_chart(
+    x_values: Sequence[date],
+    series: Sequence[dict],
+    *,
+    title: str,
+    desc: str,
+    labels: Sequence[str] | None = None,
+    step: timedelta | None = None,
+    x_range: tuple[date, date] | None = None,
+    chart_id: str = "time",
+    width: int = 760,
+    height: int = 280,
+    y_min: float = 0.0,
+    y_max: float = 100.0,
+    unit: str = "%",
+    highlight_index: int | None = None,
+    legend: bool = True,
+    no_data: str | None = None,
+) -> str:
+    """Series over real time: x is proportional to the dates (or datetimes) in ``x_values``, oldest first.
+
+    Each series is {"name": str, "values": [float | None, ...]} aligned with ``x_values``; colour and dash come
+    from its position. A line never crosses a missing value, nor, with ``step`` (the data's period: a day, a
+    week, 31 days for months), two points further apart than one step. Where no series has data (a missing
+    value in all, a jump over a step, an empty start or end of ``x_range``) the chart is hatched and the
+    legend says "no data". ``labels`` name the points in tooltips (the table's own headers, say). The title is
+    drawn at the top as well as in <title>.
+    """
+    n = len(x_values)
+    xs = [_days(v) for v in x_values]
+    unit = _unit(unit)
+    no_data = no_data if no_data is not None else gettext("no data")
+    labels = list(labels) if labels is not None else [format_local(v, "SHORT_DATE_FORMAT") for v in x_values]
+    step_days = step.total_seconds() / 86400 if step else None
+    slack = 1.2  # a week across a daylight-saving change is an hour longer than seven days
+
+    def bridged(a: int, b: int) -> bool:
+        return step_days is None or xs[b] - xs[a] <= step_days * slack
+
+    has_data = [any(s["values"][i] is not None for s in series) for i in range(n)]
+    data_idx = [i for i in range(n) if has_data[i]]
+
+    if x_range is not None:
+        lo, hi = _days(x_range[0]), _days(x_range[1])
+    else:
+        lo, hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
+    pad = max((hi - lo) * 0.03, 0.5)  # room for the first and last dot
+    pad = min(pad, step_days / 2) if step_days else pad
+    lo_edge, hi_edge = lo - pad, hi + pad
+    span = (hi_edge - lo_edge) or 1.0
+
+    # Stretches without data: between data points that a line would have had to bridge, and at either end.
+    bands: list[tuple[float, float]] = []
+    if not data_idx:
+        bands.append((lo_edge, hi_edge))
+    else:
+        first, last = data_idx[0], data_idx[-1]
+        if first > 0 or (x_range is not None and step_days and xs[first] - lo > step_days * slack):
+            bands.append((lo_edge, xs[first]))
+        for a, b in zip(data_idx, data_idx[1:], strict=False):
+            if b > a + 1 or not bridged(a, b):
+                bands.append((xs[a], xs[b]))
+        if last < n - 1 or (x_range is not None and step_days and hi - xs[last] > step_days * slack):
+            bands.append((xs[last], hi_edge))
+
+    items = [(s_i, s) for s_i, s in enumerate(series)] if legend else []
+    legend_items = len(items) + (1 if bands else 0)
+    legend_rows = (legend_items + 2) // 3
+    left, right, top = 46, 30, 32
+    bottom = 36 + legend_rows * 16
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def x(day: float) -> float:
+        return left + plot_w * (min(max(day, lo_edge), hi_edge) - lo_edge) / span
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - (min(max(v, y_min), y_max) - y_min) / ((y_max - y_min) or 1))
+
+    out = _open(chart_id, width, height, title, desc, "chart chart-time")
+    pid = f"{chart_id}-hatch"
+    out.append(
+        f'<defs><pattern id="{_t(pid)}" width="6" height="6" patternUnits="userSpaceOnUse" '
+        f'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f2f4f6"/>'
+        f'<line x1="0" y1="0" x2="0" y2="6" stroke="#9aa5b1" stroke-width="2"/></pattern></defs>'
+    )
+    out.append(
+        f'<text class="chart-title" x="{left}" y="16" font-size="12" font-weight="bold" fill="{INK}">{_t(title)}</text>'
+    )
+    for a, b in bands:
+        bx, bw = x(a), max(x(b) - x(a), 4.0)
+        out.append(
+            f'<rect class="no-data" x="{bx:.1f}" y="{top}" width="{bw:.1f}" height="{plot_h}" '
+            f'fill="url(#{_t(pid)})" fill-opacity="0.6"><title>{_t(no_data)}</title></rect>'
+        )
+        if bw >= 9 + 6.5 * len(no_data):
+            out.append(
+                f'<text x="{bx + bw / 2:.1f}" y="{top + plot_h - 6}" text-anchor="middle" font-size="10" '
+                f'fill="{MUTED}">{_t(no_data)}</text>'
+            )
+    for k in range(5):
+        v = y_min + (y_max - y_min) * k / 4
+        out.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{GRID}"/>'
+            f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="{MUTED}">{v:g}{_t(unit)}</text>'
+        )
+    if highlight_index is not None and 0 <= highlight_index < n:
+        hx = x(xs[highlight_index])
+        out.append(f'<rect x="{hx - 9:.1f}" y="{top}" width="18" height="{plot_h}" fill="#fff4d6"/>')
+    ticks, tick_unit = _ticks(lo_edge, hi_edge, max(2, int(plot_w // 72)), _finest_tick(x_values))
+    several_years = len({t.year for t in ticks}) > 1
+    for t in ticks:
+        tx = x(_days(t))
+        out.append(
+            f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{top + plot_h}" y2="{top + plot_h + 4}" stroke="{MUTED}"/>'
+            f'<text class="tick" x="{tx:.1f}" y="{top + plot_h + 16}" text-anchor="middle" fill="{MUTED}">'
+            f"{_t(_tick_label(t, tick_unit, several_years))}</text>"
+        )
+    for s_i, s in enumerate(series):
+        colour = s.get("color") or PALETTE[s_i % len(PALETTE)]
+        dash = DASHES[s_i % len(DASHES)]
+        values = s["values"]
+        runs: list[list[int]] = []
+        for i in range(n):
+            if values[i] is None:
+                continue
+            if runs and runs[-1][-1] == i - 1 and bridged(i - 1, i):
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        for run in runs:
+            if len(run) > 1:
+                d = " ".join(f"{'M' if j == 0 else 'L'}{x(xs[i]):.1f},{y(values[i]):.1f}" for j, i in enumerate(run))
+                out.append(f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="2"{dash_attr}/>')
+        for i in range(n):
+            if values[i] is not None:
+                out.append(
+                    f'<circle cx="{x(xs[i]):.1f}" cy="{y(values[i]):.1f}" r="{4 if i == highlight_index else 2.6}" '
+                    f'fill="{colour}" data-x="{_t(x_values[i].isoformat())}"><title>{_t(s["name"])} · '
+                    f"{_t(labels[i])}: {values[i]:.1f}{_t(unit)}</title></circle>"
+                )
+    out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="{GRID}"/>')
+    col_w = plot_w / 3
+    for k, (s_i, s) in enumerate(items):
+        colour = s.get("color") or PALETTE[s_i % len(PALETTE)]
+        dash = DASHES[s_i % len(DASHES)]
+        lx, ly = left + col_w * (k % 3), top + plot_h + 32 + 16 * (k // 3)
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        out.append(
+            f'<line x1="{lx:.1f}" x2="{lx + 24:.1f}" y1="{ly - 4}" y2="{ly - 4}" stroke="{colour}" '
+            f'stroke-width="2"{dash_attr}/><text x="{lx + 30:.1f}" y="{ly}">{_t(s["name"])}</text>'
+        )
+    if bands:
+        k = len(items)
+        lx, ly = left + col_w * (k % 3), top + plot_h + 32 + 16 * (k // 3)
+        out.append(
+            f'<rect x="{lx + 4:.1f}" y="{ly - 10}" width="16" height="11" fill="url(#{_t(pid)})" stroke="#9aa5b1"/>'
+            f'<text x="{lx + 30:.1f}" y="{ly}">{_t(no_data)}</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from calls.models import EXPRESSION_NAMES, EmotionSample, Valence
 from engine.analytics import SATISFACTION_FOOTNOTE, valence_series
 from engine.labels import valence_of
 from lib.palette import NEG, NEUTRAL, POS
+from lib.timefmt import csv_datetime, csv_zone_column, duration_seconds, format_duration, format_local
 from reports import charts
 from reports.models import CallReport
+from reports.trends import PERIOD_STEP
 
 # The order the report lists expressions in.
 EXPRESSION_ORDER: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "contempt")
@@ -36,12 +37,23 @@ def previous_reports(report: CallReport, limit: int = PREVIOUS_CALLS) -> list[Ca
     )
 
 
+def call_duration_ms(call, timeline_ms: float | None) -> int | None:
+    """A call's duration, by one rule for the report, the dashboard and the CSVs: from start to end where both
+    are known, else the analysed timeline's (the summary's ``duration_ms``); None when neither is known.
+
+    Shown with lib.timefmt.format_duration, exported as lib.timefmt.duration_seconds.
+    """
+    if call.started_at is not None and call.ended_at is not None:
+        return call.duration_ms
+    return None if timeline_ms is None else int(timeline_ms)
+
+
 def build_report_context(report: CallReport, chart_prefix: str = "report") -> dict:
     call = report.call
     summary = report.summary or {}
     t_ms, found, probs = EmotionSample.objects.filter(call=call).timeline()
     series = valence_series(t_ms, found, probs)
-    duration_ms = summary.get("duration_ms") or call.duration_ms or (max(t_ms) if t_ms else 0)
+    duration_ms = call_duration_ms(call, summary.get("duration_ms"))
 
     expr_pct = summary.get("expressions_pct", {})
     expressions = [
@@ -78,7 +90,7 @@ def build_report_context(report: CallReport, chart_prefix: str = "report") -> di
 
     timeline_svg = charts.timeline_chart(
         series,
-        duration_ms=duration_ms,
+        duration_ms=max(duration_ms or 0, max(t_ms) if t_ms else 0),  # the whole call and every sample
         episodes=summary.get("negative_episodes", []),
         gaps=summary.get("gaps", []),
         title=_("Client's valence over the call"),
@@ -106,14 +118,16 @@ def build_report_context(report: CallReport, chart_prefix: str = "report") -> di
     comparison_svg = ""
     if previous:
         chronological = [*reversed(previous), report]
-        comparison_svg = charts.line_chart(
-            [timezone.localtime(p.call.created).strftime("%d.%m.%y") for p in chronological],
+        comparison_svg = charts.time_chart(
+            [p.call.created for p in chronological],
             [{"name": _("Satisfaction"), "values": [p.satisfaction_pct for p in chronological]}],
+            labels=[format_local(p.call.created, "SHORT_DATE_FORMAT") for p in chronological],
+            step=PERIOD_STEP["month"],  # a month without a call is a gap
             title=_("Satisfaction in this client's calls"),
             desc=_("Satisfaction in the last %(n)d calls with this client; the last point is this call.")
             % {"n": len(chronological)},
             chart_id=f"{chart_prefix}-comparison",
-            height=200,
+            height=220,
             highlight_index=len(chronological) - 1,
             legend=False,
         )
@@ -123,7 +137,7 @@ def build_report_context(report: CallReport, chart_prefix: str = "report") -> di
         "call": call,
         "summary": summary,
         "duration_ms": duration_ms,
-        "duration": charts.format_ms(duration_ms),
+        "duration": format_duration(duration_ms),
         "expressions": expressions,
         "valences": valences,
         "episodes": episodes,
@@ -147,8 +161,8 @@ def report_csv_rows(ctx: dict) -> list[tuple]:
     rows: list[tuple] = [
         ("call", "client", call.client.pseudonym),
         ("call", "manager", call.manager.get_username()),
-        ("call", "date", call.created.isoformat()),
-        ("call", "duration_s", round(ctx["duration_ms"] / 1000)),
+        ("call", csv_zone_column("date"), csv_datetime(call.created)),
+        ("call", "duration_s", duration_seconds(ctx["duration_ms"])),
         ("call", "face_visible_pct", report.face_visible_pct),
         ("call", "source", call.source),
     ]

@@ -20,10 +20,42 @@ def fold_weekly(points: list[dict]) -> list[dict]:
     return [{**w, "mean": w["total"] / w["rated"] if w["rated"] else None} for w in weeks.values()]
 
 
-def manager_grid(rows: list[dict], last: int = 12) -> tuple[list[Any], dict[int, dict[Any, dict]]]:
+# How far apart consecutive periods' starts may be (months: the longest); charts break their lines beyond it.
+PERIOD_STEP = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=31)}
+
+
+def shift_period(start: Any, period: str, k: int) -> Any:
+    """The start of the period ``k`` periods after (or before, k < 0) the one starting at ``start``: a date or a
+    datetime (a time-zone aware one stays in its zone, at the same wall-clock time)."""
+    if period == "month":
+        index = start.year * 12 + start.month - 1 + k
+        return start.replace(year=index // 12, month=index % 12 + 1, day=1)
+    return start + PERIOD_STEP[period] * k
+
+
+def calendar_periods(first: Any, last: Any, period: str) -> list[Any]:
+    """Every period from the one starting at ``first`` to the one starting at ``last``, empty ones included."""
+    out = [first]
+    while (nxt := shift_period(out[-1], period, 1)) <= last:
+        out.append(nxt)
+    return out
+
+
+def manager_grid(
+    rows: list[dict], last: int = 12, period: str | None = None
+) -> tuple[list[Any], dict[int, dict[Any, dict]]]:
     """Rows ``{call__manager, period, mean, calls}`` -> the last ``last`` periods, oldest first, and each
-    manager's row per period."""
+    manager's row per period.
+
+    With ``period`` ("day", "week" or "month") these are calendar periods: every one from the first with rows to
+    the latest, at most ``last`` of them, those without calls included, so that a table and a chart of them show
+    the same stretch of time, gaps and all. Without it, only periods with rows count.
+    """
     periods = sorted({r["period"] for r in rows})[-last:]
+    if period is not None and periods:
+        latest = periods[-1]
+        start = max(min(r["period"] for r in rows), shift_period(latest, period, 1 - last))
+        periods = calendar_periods(start, latest, period)
     cells: dict[int, dict[Any, dict]] = defaultdict(dict)
     for r in rows:
         cells[r["call__manager"]][r["period"]] = r

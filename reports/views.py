@@ -8,21 +8,24 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
+from django.db.models.fields.json import KeyTransform
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import User
 from calls.models import Call, CallStatus, Client
 from calls.protocol import call_id_from_token
+from lib.timefmt import csv_datetime, csv_zone_column, duration_seconds, format_duration, format_local
 from privacy.audit import audit
 from privacy.models import AuditAction
 from reports import charts
 from reports import trends as trends_maths
-from reports.content import build_report_context, report_csv_rows
+from reports.content import build_report_context, call_duration_ms, report_csv_rows
 from reports.exports import to_csv
 from reports.forms import DashboardFilterForm, FeedbackForm, PilotUploadForm, TrendsForm, UploadForm
 from reports.models import CallReport, ClientFeedback, PdfStatus, Recording, RecordingStatus, ReportPdf
@@ -39,6 +42,7 @@ from reports.tasks import render_report_pdf, start_analysis
 
 PAGE_SIZE = 25
 FEEDBACK_WINDOW = timedelta(days=7)
+TREND_PERIODS = {"week": 26, "month": 24}  # how far back the trends page goes: half a year of weeks, two years
 
 
 def _get_report_for_user(request: HttpRequest, call_id: uuid.UUID) -> CallReport:
@@ -139,21 +143,41 @@ def _dashboard_queryset(request: HttpRequest) -> tuple[DashboardFilterForm, obje
     return form, qs
 
 
-def _period_chart(qs, chart_id: str) -> str:
+def _with_duration(qs):
+    """The rows with their calls and the timeline's duration (reports.content.call_duration_ms), not the whole
+    summary."""
+    return qs.with_call().defer("summary").annotate(timeline_ms=KeyTransform("duration_ms", "summary"))
+
+
+def _filter_span(form: DashboardFilterForm) -> tuple:
+    """The filter's from and to dates (None where not set or the form is invalid)."""
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    return data.get("start"), data.get("end")
+
+
+def _period_chart(qs, chart_id: str, start=None, end=None) -> str:
+    """Mean satisfaction over the filtered period (``start``/``end`` where the filter sets them), by date: per
+    day, or per week (at its Monday) over more than two months; days or weeks without calls are hatched."""
     points = qs.daily_satisfaction()
     if not points:
         return ""
-    weekly = len(points) > 62
+    first = start or points[0]["day"]
+    last = end or (timezone.localdate() if start else points[-1]["day"])
+    weekly = (last - first).days > 62
     if weekly:
         points = trends_maths.fold_weekly(points)
-    return charts.line_chart(
-        [p["day"].strftime("%d.%m") for p in points],
+        first, last = first - timedelta(days=first.weekday()), last - timedelta(days=last.weekday())
+    return charts.time_chart(
+        [p["day"] for p in points],
         [{"name": _("Mean satisfaction"), "values": [p["mean"] for p in points]}],
+        labels=[format_local(p["day"], "SHORT_DATE_FORMAT") for p in points],
+        step=trends_maths.PERIOD_STEP["week" if weekly else "day"],
+        x_range=(first, last),
         title=_("Mean satisfaction per week") if weekly else _("Mean satisfaction per day"),
         desc=_("Mean satisfaction of the calls in the selected period, %(n)d points.") % {"n": len(points)},
         chart_id=chart_id,
         width=520,
-        height=170,
+        height=200,
         legend=False,
     )
 
@@ -163,9 +187,12 @@ def _period_chart(qs, chart_id: str) -> str:
 def dashboard(request: HttpRequest) -> HttpResponse:
     form, qs = _dashboard_queryset(request)
     headline = qs.headline()
-    paginator = Paginator(qs.with_call().defer("summary"), PAGE_SIZE)
+    paginator = Paginator(_with_duration(qs), PAGE_SIZE)
     paginator.count = headline["calls"]  # already counted by the headline query: save a COUNT(*)
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    for r in page.object_list:
+        r.duration = format_duration(call_duration_ms(r.call, r.timeline_ms))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -175,7 +202,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "headline": headline,
-            "chart_svg": _period_chart(qs, "dashboard-daily"),
+            "chart_svg": _period_chart(qs, "dashboard-daily", *_filter_span(form)),
             "query": query.urlencode(),
         },
     )
@@ -188,21 +215,21 @@ def dashboard_csv(request: HttpRequest) -> HttpResponse:
     rows = (
         (
             str(r.call_id),
-            timezone.localtime(r.call.created).isoformat(timespec="minutes"),
+            csv_datetime(r.call.created),
             r.call.manager.get_username(),
             r.call.client.pseudonym,
-            round((r.call.duration_ms or r.summary.get("duration_ms", 0)) / 1000),
+            duration_seconds(call_duration_ms(r.call, r.timeline_ms)),
             r.satisfaction_pct,
             r.negative_pct,
             r.negative_episodes,
             r.face_visible_pct,
             r.call.source,
         )
-        for r in qs.with_call().iterator(chunk_size=2000)
+        for r in _with_duration(qs).iterator(chunk_size=2000)
     )
     header = [
         "call_id",
-        "date",
+        csv_zone_column("date"),
         "manager",
         "client",
         "duration_s",
@@ -229,26 +256,39 @@ def trends(request: HttpRequest) -> HttpResponse:
     period = period or "week"
     visible = CallReport.objects.for_user(request.user).filter(call__client__in=Client.objects.for_user(request.user))
 
-    periods, cells = trends_maths.manager_grid(visible.by_manager_period(period))
+    grid_rows = visible.by_manager_period(period)
+    periods, cells = trends_maths.manager_grid(grid_rows, last=TREND_PERIODS[period], period=period)
     manager_ids = sorted(cells)
     names = {u.id: u.get_full_name() or u.get_username() for u in User.objects.filter(id__in=manager_ids)}
-    fmt = "%d.%m.%y" if period == "week" else "%m.%Y"
-    period_labels = [p.strftime(fmt) for p in periods]
+    fmt = "SHORT_DATE_FORMAT" if period == "week" else "YEAR_MONTH_FORMAT"  # a week by its Monday
+    period_labels = [format_local(p, fmt) for p in periods]
     manager_rows = [
         {"name": names.get(m, "?"), "cells": [cells[m].get(p) for p in periods]}
         for m in sorted(manager_ids, key=lambda m: names.get(m, ""))
     ]
     manager_chart = ""
     if periods:
-        manager_chart = charts.line_chart(
-            period_labels,
+        manager_chart = charts.time_chart(
+            periods,
             [{"name": r["name"], "values": [c["mean"] if c else None for c in r["cells"]]} for r in manager_rows],
+            labels=period_labels,
+            step=trends_maths.PERIOD_STEP[period],
             title=_("Mean satisfaction per manager"),
             desc=_("Mean satisfaction of each manager's calls per %(period)s, last %(n)d periods.")
             % {"period": _("week") if period == "week" else _("month"), "n": len(periods)},
             chart_id="trend-managers",
-            connect_gaps=True,
         )
+    earlier = sum(r["calls"] for r in grid_rows if periods and r["period"] < periods[0])
+    earlier_note = (
+        ngettext(
+            "%(n)d earlier call is not shown: the table and the chart begin with %(date)s.",
+            "%(n)d earlier calls are not shown: the table and the chart begin with %(date)s.",
+            earlier,
+        )
+        % {"n": earlier, "date": period_labels[0]}
+        if earlier
+        else ""
+    )
 
     client_rows = trends_maths.client_series(
         list(
@@ -259,7 +299,7 @@ def trends(request: HttpRequest) -> HttpResponse:
     )
     for entry in client_rows:
         entry["spark"] = charts.sparkline(
-            entry["values"][-12:], title=_("Satisfaction trend"), chart_id=f"spark-{entry['id']}"
+            entry["values"], title=_("Satisfaction trend"), chart_id=f"spark-{entry['id']}"
         )
     return render(
         request,
@@ -270,6 +310,7 @@ def trends(request: HttpRequest) -> HttpResponse:
             "period_labels": period_labels,
             "manager_rows": manager_rows,
             "manager_chart": manager_chart,
+            "earlier_note": earlier_note,
             "client_rows": client_rows,
         },
     )
@@ -284,12 +325,14 @@ def client_trend(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     )
     chart = ""
     if reports:
-        chart = charts.line_chart(
-            [timezone.localtime(r.call.created).strftime("%d.%m.%y") for r in reports],
+        chart = charts.time_chart(
+            [r.call.created for r in reports],
             [
                 {"name": _("Satisfaction"), "values": [r.satisfaction_pct for r in reports]},
                 {"name": _("Negative share"), "values": [r.negative_pct for r in reports], "color": charts.NEG},
             ],
+            labels=[format_local(r.call.created, "SHORT_DATETIME_FORMAT") for r in reports],
+            step=trends_maths.PERIOD_STEP["month"],  # a month without a call is a gap, not a straight line
             title=_("Client %(client)s across calls") % {"client": client.pseudonym},
             desc=_("Satisfaction and negative share of each of %(n)d calls, oldest first.") % {"n": len(reports)},
             chart_id="client-trend",

@@ -199,6 +199,9 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.getenv("TIME_ZONE", "Europe/Moscow")
 USE_I18N = True
 USE_TZ = True
+# Dates and times: one format per language (webapp/formats/<lang>/formats.py), always in TIME_ZONE: there is no
+# per-user zone, the bank's zone is every user's (lib/timefmt.py).
+FORMAT_MODULE_PATH = "webapp.formats"
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static", ("frontend", BASE_DIR / "frontend")]

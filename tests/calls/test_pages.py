@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -10,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from calls.lifecycle import give_consent, start_call
-from calls.models import Call, CallStatus, Consent, Notification
+from calls.models import EXPRESSION_NAMES, Call, CallStatus, Consent, Notification
 from calls.protocol import call_id_from_token, make_client_token
 from privacy.consent import CURRENT_VERSION, current_text, text_for
 from privacy.models import AuditAction, AuditEvent
@@ -115,3 +116,53 @@ def test_the_consent_text_names_the_button_the_page_shows(client, call, language
     text = current_text(language)
     assert in_summary.format(button) in text.summary
     assert in_withdrawal.format(button) in text.withdrawal
+
+
+# --- the manager's live page: what its script is handed, and the layout states the server renders ------
+
+
+def _live_texts(page: str) -> dict:
+    script = re.search(r'<script id="live-text" type="application/json">(.*?)</script>', page, re.S)
+    return json.loads(script.group(1))
+
+
+def test_the_live_page_hands_its_script_the_texts_in_russian(manager_client, call):
+    start_call(call)
+    texts = _live_texts(manager_client.get(reverse("calls:call_live", args=[call.pk])).content.decode())
+    assert texts["analysing"] == "Идёт анализ, лицо в кадре"
+    assert texts["no_face"] == "Лица нет в кадре {n} с"  # the script puts the seconds in
+    assert texts["no_frames"] == "Нет кадров от клиента {n} с"
+    assert texts["paused"] == "Пауза: сервис недоступен"
+    assert texts["connecting"] == "Подключение…"
+    assert texts["status_ended"] == "Завершён"
+    assert texts["confirm_end"] == "Завершить звонок? Анализ остановится, и будет подготовлен отчёт."
+    assert texts["withdrawn"].startswith("Клиент отозвал согласие") and "удалены" in texts["withdrawn"]
+    assert texts["labels"]["happy"] == "Радость" and set(texts["labels"]) == set(EXPRESSION_NAMES)
+    # Every string the script can show is Russian: nothing falls back to the English msgid.
+    strings = [*texts["labels"].values(), *(v for k, v in texts.items() if k != "labels")]
+    untranslated = [s for s in strings if not re.search("[а-яё]", s, re.I)]
+    assert untranslated == []
+
+
+def test_the_link_and_dion_cards_fold_to_one_line_once_the_client_has_consented(manager_client, call):
+    start_call(call)
+    url = reverse("calls:call_live", args=[call.pk])
+    folds = r'<details class="card fold" id="(link-card|dion-card)"( open)?>'
+    page = manager_client.get(url).content.decode()
+    assert re.findall(folds, page) == [("link-card", " open"), ("dion-card", " open")]
+    give_consent(call, "ru")
+    page = manager_client.get(url).content.decode()
+    assert re.findall(folds, page) == [("link-card", ""), ("dion-card", "")]
+    # Folded, the summary line still says the consent and has the Copy button.
+    summary = re.search(r'id="link-card">\s*<summary>(.*?)</summary>', page, re.S).group(1)
+    assert 'id="copy-link"' in summary and 'data-state="given"' in summary and "Клиент дал согласие" in summary
+
+
+def test_after_a_withdrawal_the_live_page_says_the_data_is_deleted_and_links_no_report(manager_client, call):
+    start_call(call)
+    give_consent(call, "ru")
+    manager_client.post(reverse("calls:call_withdraw", args=[call.pk]))
+    page = manager_client.get(reverse("calls:call_live", args=[call.pk])).content.decode()
+    assert "Клиент отозвал согласие: анализ остановлен, данные об эмоциях по этому звонку удалены." in page
+    assert 'data-state="withdrawn"' in page
+    assert "Открыть отчёт" not in page and reverse("reports:call_report", args=[call.pk]) not in page

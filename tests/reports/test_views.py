@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from accounts.models import Role, User
 from calls.models import Call, CallStatus, Client
 from calls.protocol import make_client_token
 from engine.analytics import SATISFACTION_FOOTNOTE
+from lib.timefmt import format_local
 from privacy.models import AuditAction, AuditEvent
 from reports import pilot
 from reports.models import ClientFeedback
@@ -259,6 +261,63 @@ def test_a_manager_sees_only_own_clients_in_trends(client, manager, team_calls):
     assert client.get(reverse("reports:client_trend", args=[team_calls["boris"].client_id])).status_code == 404
     own = client.get(reverse("reports:client_trend", args=[team_calls["old_good"].client_id]))
     assert own.status_code == 200 and len(own.context["reports"]) == 2
+
+
+def _svg(html: str, chart_id: str) -> str:
+    start = html.index(f'id="{chart_id}"')
+    return html[start : html.index("</svg>", start)]
+
+
+def test_trends_chart_and_table_show_the_same_weeks_gap_month_included(client, supervisor, manager, client_of_manager):
+    # A call a week for 21 weeks, but none for five weeks in the middle: 16 weeks with calls. The table and the
+    # chart used to keep only the last 12 of them, so the oldest month vanished from both.
+    now = timezone.now()
+    calls = [
+        make_call(manager, client_of_manager, created=now - timedelta(weeks=k), seconds=10)
+        for k in range(21)
+        if not 8 <= k <= 12
+    ]
+    mondays = sorted({(d := timezone.localtime(c.created).date()) - timedelta(days=d.weekday()) for c in calls})
+    every_week = [mondays[0] + timedelta(weeks=w) for w in range((mondays[-1] - mondays[0]).days // 7 + 1)]
+    client.force_login(supervisor)
+    response = client.get(reverse("reports:trends"))
+    html = _text(response)
+
+    assert response.context["period_labels"] == [format_local(m, "SHORT_DATE_FORMAT") for m in every_week]
+    table = html[
+        html.index('data-testid="manager-trends"') : html.index("</thead>", html.index('data-testid="manager-trends"'))
+    ]
+    assert table.count('<th class="num">') == len(every_week) == 21
+    cells = response.context["manager_rows"][0]["cells"]
+    assert [c is not None for c in cells] == [m in mondays for m in every_week]
+
+    chart = _svg(html, "trend-managers")
+    assert sorted(set(re.findall(r'data-x="(\d{4}-\d\d-\d\d)', chart))) == [m.isoformat() for m in mondays]
+    assert chart.count('class="no-data"') == 1  # the month without calls, hatched
+    assert 'data-testid="earlier-note"' not in html  # nothing left out
+    # The client's sparkline has every call, as the table's first, last and mean do.
+    spark = _svg(html, f"spark-{client_of_manager.id}")
+    assert spark.count("L") + spark.count("M") == len(calls) == 16
+
+
+def test_trends_say_when_older_calls_are_left_out(client, supervisor, manager, client_of_manager):
+    now = timezone.now()
+    make_call(manager, client_of_manager, created=now - timedelta(weeks=40), seconds=10)
+    make_call(manager, client_of_manager, created=now, seconds=10)
+    client.force_login(supervisor)
+    html = _text(client.get(reverse("reports:trends")))
+    assert "1 earlier call is not shown: the table and the chart begin with" in html
+    assert "earlier" not in _text(client.get(reverse("reports:trends"), {"period": "month"}))
+
+
+def test_the_dashboard_chart_places_days_by_date_and_hatches_days_without_calls(client, supervisor, team_calls):
+    client.force_login(supervisor)
+    chart = _dashboard(client).context["chart_svg"]
+    # Calls 40, 3 and 2 days ago: the 37 days between them are hatched, not bridged by a line.
+    assert chart.count('class="no-data"') == 1
+    xs = [float(x) for x in re.findall(r'<circle cx="([\d.]+)"', chart)]
+    assert (xs[1] - xs[0]) > 30 * (xs[2] - xs[1])
+    assert 'class="chart-title"' in chart
 
 
 # --- client feedback and the pilot -------------------------------------------------------------------

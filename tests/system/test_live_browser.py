@@ -63,12 +63,16 @@ def test_live_call_from_client_camera_to_report(
         )
         expect(page.locator("#expression")).not_to_have_text("—")
         expect(page.locator("#face")).to_have_attribute("data-visible", "yes")
+        expect(page.locator("#status-line")).to_have_text("Идёт анализ, лицо в кадре")  # no longer "waiting"
         counters = client.evaluate("JSON.stringify(window.mimicCapture.counters)")
 
-        # End call: the live page turns into a link to the report; the client page says thanks.
+        # End call (asked first): the live page turns into a link to the report; the client page says thanks.
+        page.once("dialog", lambda dialog: dialog.accept())
         page.click("#end-form button")
         report_link = page.locator("#done a[data-report]")
         expect(report_link).to_be_visible(timeout=10000)
+        expect(page.locator("#call-status")).to_have_attribute("data-status", "ended")
+        assert page.locator("#client-link").count() == 0 and page.locator("#dion-card").count() == 0
         expect(client.locator("#done")).to_be_visible(timeout=10000)
         href = report_link.get_attribute("href")
 
