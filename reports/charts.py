@@ -19,7 +19,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from lib.palette import ACCENT, FONT, GRID, INK, MUTED, NEG, POS
 from lib.palette import SERIES as PALETTE
-from lib.timefmt import format_local
+from lib.timefmt import format_duration, format_local
 
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 2 1 2", "3 3")
 
@@ -51,11 +51,8 @@ def _open(chart_id: str, width: int, height: int, title: str, desc: str, css_cla
 
 
 def format_ms(ms: float) -> str:
-    """mm:ss, or h:mm:ss from one hour."""
-    total = int(ms // 1000)  # floor, like a media player
-    hours, rest = divmod(total, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
+    """A moment of the call (an offset from its start) as the durations are written: mm:ss, or h:mm:ss."""
+    return format_duration(ms)
 
 
 def _time_step(duration_ms: float, max_ticks: int = 10) -> int:
