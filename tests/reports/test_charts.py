@@ -73,20 +73,9 @@ def test_timeline_downsamples_an_hour_long_call_to_a_bounded_path():
     assert "1:00:00" in svg  # hour ticks
 
 
-def test_line_chart_breaks_on_none_unless_asked_to_connect():
-    series = [{"name": "Анна", "values": [50, None, 70, 80]}]
-    broken = _parse(charts.line_chart(["a", "b", "c", "d"], series, title="t", desc="d"))
-    joined = _parse(charts.line_chart(["a", "b", "c", "d"], series, title="t", desc="d", connect_gaps=True))
-    assert len(list(broken.iter(f"{SVG}path"))) == 1  # the lone first point is only a dot
-    assert len(list(joined.iter(f"{SVG}path"))) == 1
-    assert list(joined.iter(f"{SVG}path"))[0].get("d").count("L") == 2
-    assert len(list(broken.iter(f"{SVG}circle"))) == 3
-    assert "Анна" in ET.tostring(broken, encoding="unicode")
-
-
 def test_series_differ_by_dash_pattern_for_black_and_white_print():
     series = [{"name": f"m{i}", "values": [10, 20]} for i in range(3)]
-    root = _parse(charts.line_chart(["a", "b"], series, title="t", desc="d"))
+    root = _parse(charts.time_chart([date(2026, 8, 3), date(2026, 8, 10)], series, title="t", desc="d"))
     dashes = [p.get("stroke-dasharray") for p in root.iter(f"{SVG}path")]
     assert len(set(dashes)) == 3
 
@@ -209,11 +198,10 @@ def test_every_chart_has_a_title_and_the_time_chart_shows_it():
     svgs = [
         charts.timeline_chart(_series([(0, 0.1), (500, 0.2)]), duration_ms=1000, title="Valence", desc="d"),
         charts.hbar_chart([("a", 1.0, "#000")], title="Bars", desc="d"),
-        charts.line_chart(["a", "b"], [{"name": "n", "values": [1, 2]}], title="Lines", desc="d"),
         charts.sparkline([1, 2], title="Spark", chart_id="s"),
         charts.time_chart([date(2026, 8, 3)], [{"name": "n", "values": [1]}], title="Over time", desc="d"),
     ]
-    for svg, title in zip(svgs, ["Valence", "Bars", "Lines", "Spark", "Over time"], strict=True):
+    for svg, title in zip(svgs, ["Valence", "Bars", "Spark", "Over time"], strict=True):
         assert _parse(svg).find(f"{SVG}title").text == title
     visible = [t for t in _parse(svgs[-1]).iter(f"{SVG}text") if t.get("class") == "chart-title"]
     assert [t.text for t in visible] == ["Over time"]

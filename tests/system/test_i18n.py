@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -283,7 +284,13 @@ def test_chart_units_are_translated_when_the_chart_is_drawn():
     def draw() -> str:
         return (
             charts.hbar_chart([("Длительность", 12.0, "#000")], title="t", desc="d", unit=" s", max_value=60)
-            + charts.line_chart(["1", "2"], [{"name": "n", "values": [3.0, 4.0]}], title="t", desc="d", unit=" min")
+            + charts.time_chart(
+                [date(2026, 8, 3), date(2026, 8, 10)],
+                [{"name": "n", "values": [3.0, 4.0]}],
+                title="t",
+                desc="d",
+                unit=" min",
+            )
             + pilot_chart_svg({"understand_median_s": 145.0})
         )
 
