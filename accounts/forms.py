@@ -1,31 +1,56 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
-from privacy import lockout
+from accounts import twofactor
 
 
-class LockoutAuthenticationForm(AuthenticationForm):
-    """Django's sign-in form with a per-username lockout after repeated failures (privacy.lockout)."""
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form; the lockout is django-axes' on the backend (accounts.lockout), for every door."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "locked": _("Too many failed sign-in attempts. Try again in 15 minutes."),
+        "sso_only": _("Personal managers sign in with the bank's corporate sign-in."),
     }
 
-    def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        if username and lockout.is_locked(username):
-            # Checked before the password: a locked account answers the same whatever is typed.
-            raise forms.ValidationError(self.error_messages["locked"], code="locked")
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            ip = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
-            if username and lockout.record_failure(username, ip=ip):
-                raise forms.ValidationError(self.error_messages["locked"], code="locked") from None
-            raise
-        lockout.clear_failures(username)
-        return cleaned
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        if user.is_manager and settings.MIMIC_OIDC_ENABLED and not settings.MIMIC_OIDC_MANAGER_PASSWORDS:
+            raise forms.ValidationError(self.error_messages["sso_only"], code="sso_only")
+
+
+class TokenForm(forms.Form):
+    """One code: six digits from the authenticator app, or one of the recovery codes."""
+
+    token = forms.CharField(label=_("Code"), max_length=32, strip=True)
+
+    def __init__(self, user, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.device = None
+
+    def clean_token(self) -> str:
+        token = self.cleaned_data["token"]
+        self.device = twofactor.verify(self.user, token)
+        if self.device is None:
+            raise forms.ValidationError(_("Wrong or expired code."), code="invalid")
+        return token
+
+
+class EnrolForm(forms.Form):
+    token = forms.CharField(label=_("Code from the app"), max_length=16, strip=True)
+
+    def __init__(self, device, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.device = device
+        self.recovery_codes: list[str] | None = None
+
+    def clean_token(self) -> str:
+        token = self.cleaned_data["token"]
+        self.recovery_codes = twofactor.confirm_totp(self.device, token)
+        if self.recovery_codes is None:
+            raise forms.ValidationError(_("Wrong or expired code."), code="invalid")
+        return token

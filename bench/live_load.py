@@ -36,12 +36,15 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import statistics
 import sys
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -476,6 +479,9 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         # Workers keep their PostgreSQL connection between tasks (0 would reconnect for every frame).
         "DB_CONN_MAX_AGE": os.environ.get("DB_CONN_MAX_AGE", "600"),
+        # A real database needs real secrets (webapp/settings.py); the bench's own database gets throwaway ones.
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": os.environ.get("FIELD_ENCRYPTION_KEYS") or Fernet.generate_key().decode(),
     }
     if args.soak or args.breaking_point:
         main_modes(args, env)

@@ -2,11 +2,12 @@ from django.contrib import admin
 
 from calls.models import Call, Client, EmotionSample
 from privacy.admin import erase_client_data, export_client_data
+from privacy.adminaudit import AuditedChangesAdmin, AuditedViewsAdmin
 from privacy.erasure import erase_client
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(AuditedViewsAdmin, AuditedChangesAdmin):
     list_display = ("pseudonym", "display_name", "manager", "created")
     search_fields = ("pseudonym",)
     # Right of access and erasure (privacy app); both audited.
@@ -24,12 +25,12 @@ class ClientAdmin(admin.ModelAdmin):
 
 
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin):
+class CallAdmin(AuditedChangesAdmin):
     list_display = ("id", "client", "manager", "status", "source", "created", "ended_at")
     list_filter = ("status", "source")
 
 
 @admin.register(EmotionSample)
-class EmotionSampleAdmin(admin.ModelAdmin):
+class EmotionSampleAdmin(AuditedChangesAdmin):
     list_display = ("call", "seq", "offset_ms", "face_found", "label", "valence")
     list_select_related = ("call",)

@@ -8,9 +8,11 @@ Protocol (frame format, replies, close codes): calls.protocol and docs/live.md.
   only. It receives scores and may send frames itself (call-window capture, the fallback
   mode), which are accepted only while the client's consent exists.
 
-One socket per call and role: a newer socket replaces the older one (closed with 4009), because
-a reconnecting browser must never be locked out by its own half-dead previous socket. The Origin
-header is checked in the ASGI stack before either consumer runs (lib.origins, webapp/asgi.py).
+One socket per call and role: a newer socket of the same browser replaces the older one (closed with 4009),
+because a reconnecting browser must never be locked out by its own half-dead previous socket. The client's
+socket is bound to the browser that consented (calls.devices): without its cookie a socket is refused (4010);
+another browser that consented too waits (4013) while the first one's socket is open, never the other way round.
+The Origin header is checked in the ASGI stack before either consumer runs (lib.origins, webapp/asgi.py).
 
 I/O only: the admission rules are calls.protocol, the live mood rule engine.analytics.LiveMood.
 """
@@ -32,7 +34,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from calls import protocol
+from calls import devices, protocol
 from calls.batching import get_batcher
 from calls.broadcast import group_name, manager_group_name
 from calls.health import health, queue_depth
@@ -50,6 +52,7 @@ HISTORY_MS = 5 * 60 * 1000
 
 class _CallSocket(AsyncWebsocketConsumer):
     role = ""
+    device = ""  # the client's browser (calls.devices); the manager's sockets have none
     joined = False
     watchdog: asyncio.Task | None = None
     groups_joined: tuple[str, ...] = ()
@@ -69,7 +72,13 @@ class _CallSocket(AsyncWebsocketConsumer):
         self.joined = True
         await self.channel_layer.group_send(
             self.group,
-            {"type": "socket.replaced", "role": self.role, "channel": self.channel_name, "opened_at": self.opened_at},
+            {
+                "type": "socket.replaced",
+                "role": self.role,
+                "channel": self.channel_name,
+                "opened_at": self.opened_at,
+                "device": self.device,
+            },
         )
         self.fps = self.call.capture_fps
         self.rate = protocol.RateGuard(self.fps)
@@ -119,12 +128,14 @@ class _CallSocket(AsyncWebsocketConsumer):
             await self.receive_frame(bytes_data)
             return
         try:
-            message = json.loads(text_data or "")
-        except ValueError:
-            return
-        if isinstance(message, dict) and message.get("t") == "hello" and isinstance(message.get("now"), int | float):
-            # The browser's clock against ours: capture times become offsets on the server's timeline.
-            self.skew_ms = int(time.time() * 1000) - int(message["now"])
+            message = protocol.parse_text(text_data)
+            if message["t"] == "hello":
+                # The browser's clock against ours: capture times become offsets on the server's timeline.
+                self.skew_ms = int(time.time() * 1000) - protocol.client_clock_ms(message.get("now"))
+        except protocol.BadMessage as exc:
+            self.counts["bad_message"] += 1
+            log.info("%s socket of call %s sent a bad message: %s", self.role, self.call_id, exc)
+            await self.close(CloseCode.BAD_MESSAGE)
 
     def may_send_frames(self) -> bool:
         return True
@@ -141,6 +152,14 @@ class _CallSocket(AsyncWebsocketConsumer):
         seq, capture_ms, invalid = protocol.admit_frame(data, settings.MIMIC_FRAME_MAX_BYTES)
         if invalid is not None:
             await self.drop(seq, invalid, bad=True)
+            return
+        now_ms = int(time.time() * 1000)
+        if self.skew_ms is None and 0 <= capture_ms <= protocol.MAX_CLIENT_MS:
+            self.skew_ms = now_ms - capture_ms
+        offset_ms = protocol.capture_offset_ms(capture_ms, self.skew_ms or 0, self.started_ms, now_ms)
+        if offset_ms is None:
+            # A capture time no browser clock gives: checked here, so it never reaches a batch insert.
+            await self.drop(seq, "bad_time", bad=True)
             return
         self.bad_in_a_row = 0
         if not self.may_send_frames():
@@ -162,10 +181,6 @@ class _CallSocket(AsyncWebsocketConsumer):
             # Backpressure: the workers are behind; queueing more would only raise everyone's latency.
             await self.drop(seq, "backpressure")
             return
-        now_ms = int(time.time() * 1000)
-        if self.skew_ms is None:
-            self.skew_ms = now_ms - capture_ms
-        offset_ms = max(0, capture_ms + self.skew_ms - self.started_ms)
         stored_seq = seq + (protocol.MANAGER_SEQ_BASE if self.role == "manager" else 0)
         jpeg_b64 = base64.b64encode(memoryview(data)[protocol.HEADER_BYTES :]).decode("ascii")
         try:
@@ -239,8 +254,16 @@ class _CallSocket(AsyncWebsocketConsumer):
         # Only a newer socket replaces this one: with Pub/Sub a group message reaches the members present when it
         # arrives, so an older socket's announcement can reach a socket that joined after it was sent.
         newer = (event.get("opened_at", 0.0), event["channel"]) > (self.opened_at, self.channel_name)
-        if event["role"] == self.role and newer:  # this socket's own announcement is not newer than itself
-            await self.close(CloseCode.REPLACED)
+        if event["role"] != self.role or not newer:  # this socket's own announcement is not newer than itself
+            return
+        if event.get("device", "") == self.device:
+            await self.close(CloseCode.REPLACED)  # the same browser reconnecting, or its second tab
+        else:
+            # Another consented browser: the one capturing keeps its socket; the newer one waits and retries.
+            await self.channel_layer.send(event["channel"], {"type": "socket.busy"})
+
+    async def socket_busy(self, event: dict) -> None:
+        await self.close(CloseCode.DEVICE_BUSY)
 
     async def frame_result(self, event: dict) -> None:
         pass
@@ -252,6 +275,12 @@ class _CallSocket(AsyncWebsocketConsumer):
         pass
 
     async def call_report(self, event: dict) -> None:
+        pass
+
+    async def illustration_show(self, event: dict) -> None:
+        pass  # only the client's page shows it
+
+    async def illustration_hide(self, event: dict) -> None:
         pass
 
 
@@ -286,7 +315,10 @@ class ClientCaptureConsumer(_CallSocket):
             return CloseCode.NOT_FOUND
         if not self.call.is_open:
             return CloseCode.CALL_ENDED
-        if not Consent.objects.active().filter(call=self.call).exists():
+        # Only the browser that consented: a link without that browser's device cookie is refused here, before
+        # it could replace the client's socket.
+        self.device = devices.key_hash(self.scope.get("cookies", {}).get(devices.cookie_name(self.call_id)))
+        if not Consent.objects.active().filter(call=self.call).for_device(self.device).exists():
             return CloseCode.NO_CONSENT
         if self.call.status == CallStatus.SCHEDULED and Call.objects.start(self.call.pk):
             self.call.refresh_from_db()
@@ -314,6 +346,14 @@ class ClientCaptureConsumer(_CallSocket):
         if event["state"] == "withdrawn":
             await self.send_json({"t": "withdrawn"})
             await self.close(CloseCode.CONSENT_WITHDRAWN)
+
+    async def illustration_show(self, event: dict) -> None:
+        # What the manager chose to show: the client's page displays it and reports when it is on screen.
+        keys = ("title", "url", "svg", "svg_narrow", "look")
+        await self.send_json({"t": "show", **{key: str(event.get(key, "")) for key in keys}})
+
+    async def illustration_hide(self, event: dict) -> None:
+        await self.send_json({"t": "hide"})
 
 
 class ManagerLiveConsumer(_CallSocket):
@@ -406,6 +446,9 @@ class ManagerLiveConsumer(_CallSocket):
 
     async def consent_changed(self, event: dict) -> None:
         self.consented = event["state"] == "given"
-        await self.send_json({"t": "consent", "state": event["state"], "by": event.get("by")})
+        message = {"t": "consent", "state": event["state"], "by": event.get("by")}
+        if event.get("devices", 1) > 1:
+            message["devices"] = event["devices"]  # another browser consented too (a Notification says so)
+        await self.send_json(message)
         if event["state"] == "withdrawn":
             await self.close(CloseCode.CONSENT_WITHDRAWN)

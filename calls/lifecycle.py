@@ -39,11 +39,16 @@ def end_call(call_id: uuid.UUID | str, reason: str) -> bool:
     return True
 
 
-def give_consent(call: Call, language: str) -> Consent:
-    """Record the client's consent to the current text (idempotent while one is active)."""
+def give_consent(call: Call, language: str, device_hash: str = "") -> Consent:
+    """Record the client's consent to the current text, given in the browser whose device key hashes to
+    ``device_hash`` (calls.devices; "" for none). Idempotent per browser while its consent is active.
+
+    Consent in a further browser is its own record, and the manager is told that another device joined (in the
+    portal and on the live page): a link forwarded or read over a shoulder cannot start a camera unnoticed."""
     text = current_text(language)
     with transaction.atomic():
-        existing = Consent.objects.select_for_update().active().filter(call=call).first()
+        active = list(Consent.objects.select_for_update().active().filter(call=call))
+        existing = next((c for c in active if c.device_hash == device_hash), None)
         if existing is not None:
             return existing
         consent = Consent.objects.create(
@@ -52,10 +57,32 @@ def give_consent(call: Call, language: str) -> Consent:
             text_sha256=text.sha256,
             language=text.language,
             operator=text.operator,
+            device_hash=device_hash,
         )
-        audit("client-link", AuditAction.CONSENT_GIVEN, consent, call=str(call.pk), text_version=text.version)
-        send_after_commit(call.pk, {"type": "consent.changed", "state": "given"})
+        devices = len(active) + 1
+        audit(
+            "client-link", AuditAction.CONSENT_GIVEN, consent, call=str(call.pk), text_version=text.version,
+            devices=devices,
+        )  # fmt: skip
+        send_after_commit(call.pk, {"type": "consent.changed", "state": "given", "devices": devices})
+        if devices > 1:
+            _tell_manager_of_another_device(call, devices)
     return consent
+
+
+def _tell_manager_of_another_device(call: Call, devices: int) -> None:
+    from django.conf import settings
+    from django.utils import translation
+    from django.utils.translation import gettext as _
+
+    from calls.models import Notification
+
+    with translation.override(settings.LANGUAGE_CODE):  # no request language here: the site's
+        message = _("Another device consented in your call with %(client)s (%(devices)s devices now).") % {
+            "client": call.client.pseudonym,
+            "devices": devices,
+        }
+    Notification.objects.create(user=call.manager, call=call, message=message, url=call.get_absolute_url())
 
 
 def withdraw_consent(call_id: uuid.UUID | str, by: str, actor: Any) -> bool:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import contextlib
+import logging
+import math
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -7,19 +10,31 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import DataError, IntegrityError, ProgrammingError, connection, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from engine.labels import label_of, valence_of
+from engine.labels import EXPRESSIONS, POOR_VIEW_FLAGS, label_of, valence_of
 from lib.querysets import VisibleToUserQuerySet
 from privacy.consent import ConsentText, text_for
 from privacy.fields import EncryptedTextField
 
+log = logging.getLogger(__name__)
+
+# What a database raises for rows it will not take (not an outage: OperationalError/InterfaceError propagate,
+# and the worker drops the batch as "paused"). SQLite's driver raises OverflowError for integers past 64 bits.
+_REFUSED_ROWS = (DataError, IntegrityError, ProgrammingError, OverflowError, ValueError, TypeError)
+
 
 def _pseudonym() -> str:
     return "C-" + secrets.token_hex(3).upper()
+
+
+class ClientQuerySet(VisibleToUserQuerySet):
+    def without_calls_since(self, cutoff: datetime) -> ClientQuerySet:
+        """Clients known since before ``cutoff`` with no call since (retention of names and contacts)."""
+        return self.filter(created__lt=cutoff).exclude(calls__created__gte=cutoff)
 
 
 class Client(models.Model):
@@ -34,7 +49,7 @@ class Client(models.Model):
     manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="clients")
     created = models.DateTimeField(default=timezone.now)
 
-    objects = VisibleToUserQuerySet.as_manager()
+    objects = ClientQuerySet.as_manager()
 
     class Meta:
         ordering = ["pseudonym"]
@@ -213,6 +228,35 @@ class ScoredFrame:
         )
 
 
+# Stored in 32-bit integer columns (PositiveIntegerField) on every database.
+_MAX_INT = 2**31 - 1
+_LABELS = frozenset(EXPRESSIONS)
+
+
+def sample_problem(item: ScoredFrame) -> str | None:
+    """Why a scored frame cannot be stored (None: it can). Checked before the batch insert, so that one call's
+    impossible row never fails the statement that carries other calls' rows."""
+    if not (isinstance(item.seq, int) and 0 <= item.seq <= _MAX_INT):
+        return "seq out of range"
+    if not (isinstance(item.offset_ms, int) and 0 <= item.offset_ms <= _MAX_INT):
+        return "offset out of range"
+    try:
+        uuid.UUID(str(item.call_id))
+    except ValueError:
+        return "not a call id"
+    if item.probs is not None and not (
+        isinstance(item.probs, list | tuple)
+        and len(item.probs) == len(EXPRESSIONS)
+        and all(isinstance(p, int | float) and math.isfinite(p) for p in item.probs)
+    ):
+        return "probabilities not finite"
+    if (item.label and item.label not in _LABELS) or item.valence not in ("", *Valence.values):
+        return "unknown label"
+    if not all(isinstance(f, str) and len(f) <= 64 and "\x00" not in f for f in item.flags):
+        return "bad flags"
+    return None
+
+
 # The columns of a stored sample, in the order the live insert writes them.
 _SAMPLE_COLUMNS = ("call_id", "seq", "offset_ms", "face_found", "probs", "label", "valence", "flags", "created")
 
@@ -221,20 +265,60 @@ class EmotionSampleQuerySet(models.QuerySet):
     """The one place samples are written: live frames (``store_live``) and whole timelines (``store_timeline``)."""
 
     def timeline(self) -> tuple[list[int], list[bool], list[list[float] | None]]:
-        rows = list(self.order_by("offset_ms").values_list("offset_ms", "face_found", "probs"))
+        rows = list(self.order_by("offset_ms", "seq").values_list("offset_ms", "face_found", "probs"))
         return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
-    def store_live(self, scored: Sequence[ScoredFrame]) -> set[tuple[str, int]]:
+    def poor_view(self) -> list[bool]:
+        """Per sample, in ``timeline`` order: a face was there but too poor to read (engine POOR_VIEW_FLAGS)."""
+        flags = self.order_by("offset_ms", "seq").values_list("flags", flat=True)
+        return [bool(POOR_VIEW_FLAGS.intersection(f or ())) for f in flags]
+
+    def store_live(
+        self, scored: Sequence[ScoredFrame], invalid: list[ScoredFrame] | None = None
+    ) -> set[tuple[str, int]]:
         """Store each live frame unless it exists, and only while its call is open and consented, in one
-        statement for the whole batch. Returns the (call id, seq) pairs inserted.
+        statement for the whole batch. Returns the (call id, seq) pairs inserted; frames that cannot be stored
+        (``sample_problem``, or the database refused their call's rows) are appended to ``invalid``.
+
+        Rows are checked before the insert; should the database still refuse the statement (a value it will
+        not take), each call's rows are inserted on their own, so one call's bad rows never cost another call
+        its samples.
 
         Each row is ``SELECT … WHERE EXISTS (active consent FOR SHARE)``, the rows joined by UNION ALL, then
         ``ON CONFLICT DO NOTHING``: on PostgreSQL the consent row is share-locked, so a withdrawal (which locks
         it FOR UPDATE, then deletes the samples) either waits for this write and deletes it, or commits first
         and this inserts nothing for that call. SQLite serialises writers, which gives the same.
         """
-        if not scored:
+        rejected = invalid if invalid is not None else []
+        valid = []
+        for item in scored:
+            problem = sample_problem(item)
+            if problem is None:
+                valid.append(item)
+            else:
+                log.warning("frame %s#%s not stored: %s", item.call_id, item.seq, problem)
+                rejected.append(item)
+        if not valid:
             return set()
+        try:
+            return self._insert_live(valid)
+        except _REFUSED_ROWS as exc:
+            log.warning("batch insert of %s frames refused (%s): inserting per call", len(valid), type(exc).__name__)
+        stored: set[tuple[str, int]] = set()
+        by_call: dict[str, list[ScoredFrame]] = {}
+        for item in valid:
+            by_call.setdefault(item.call_id, []).append(item)
+        for call_id, items in by_call.items():
+            try:
+                stored |= self._insert_live(items)
+            except _REFUSED_ROWS as exc:
+                log.warning("%s frames of call %s not stored: %s", len(items), call_id, type(exc).__name__)
+                rejected.extend(items)
+        return stored
+
+    def _insert_live(self, scored: Sequence[ScoredFrame]) -> set[tuple[str, int]]:
+        """The one INSERT of ``store_live``; in a savepoint when inside a transaction, so that a refused
+        statement leaves the transaction usable for the per-call retry."""
         meta = EmotionSample._meta
         table, consent, call = meta.db_table, Consent._meta.db_table, Call._meta.db_table
         fields = [meta.get_field(n if n != "call_id" else "call") for n in _SAMPLE_COLUMNS]
@@ -258,7 +342,8 @@ class EmotionSampleQuerySet(models.QuerySet):
             f"INSERT INTO {table} ({', '.join(_SAMPLE_COLUMNS)}) {' UNION ALL '.join([row_sql] * len(scored))} "
             f"ON CONFLICT (call_id, seq) DO NOTHING RETURNING call_id, seq"
         )
-        with connection.cursor() as cursor:
+        savepoint = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+        with savepoint, connection.cursor() as cursor:
             cursor.execute(sql, params)
             return {(str(uuid.UUID(str(call_id))), seq) for call_id, seq in cursor.fetchall()}
 
@@ -299,6 +384,10 @@ class ConsentQuerySet(models.QuerySet):
     def active(self) -> ConsentQuerySet:
         return self.filter(withdrawn_at__isnull=True)
 
+    def for_device(self, device_hash: str) -> ConsentQuerySet:
+        """Consents this browser gave (``device_hash`` of its cookie; "" for none), or given without a browser."""
+        return self.filter(device_hash__in={device_hash, ""})
+
 
 class Consent(models.Model):
     """The client's consent to live analysis in one call (152-FZ art. 9; texts in privacy.consent).
@@ -316,6 +405,9 @@ class Consent(models.Model):
     language = models.CharField(max_length=8)
     operator = models.CharField(max_length=300)
     withdrawn_by = models.CharField(max_length=16, blank=True)  # "client" or "manager"
+    # SHA-256 of the device key in the consenting browser's cookie (calls.devices): only that browser's socket
+    # may send frames under this consent. Blank: recorded without a browser (tests, benchmarks, older rows).
+    device_hash = models.CharField(max_length=64, blank=True, db_index=True)
 
     objects = ConsentQuerySet.as_manager()
 
@@ -376,3 +468,67 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} {self.task_id} ({self.deliveries} deliveries)"
+
+
+class ShowingSource(models.TextChoices):
+    MANAGER = "manager", _("Shown by the manager")
+    LINK = "link", _("Opened by the client")
+
+
+class ShowingQuerySet(models.QuerySet):
+    """The one writer of showings: the client started or stopped looking at something during a call."""
+
+    def open(self) -> ShowingQuerySet:
+        return self.filter(ended_at__isnull=True)
+
+    def start(self, call: Call, subject: uuid.UUID, label: str, source: str, now=None) -> Showing:
+        """A showing of ``subject`` begins, unless one is already open (a reload or a second tab is the same look)."""
+        current = self.open().filter(call=call, subject=subject).first()
+        if current is not None:
+            return current
+        return self.create(
+            call=call, subject=subject, label=label[:160], source=source, started_at=now or timezone.now()
+        )
+
+    def stop(self, call_id, subject: uuid.UUID | None = None, now=None) -> int:
+        """Close the open showings of a call (of one subject, or all); the number closed."""
+        rows = self.open().filter(call_id=call_id)
+        if subject is not None:
+            rows = rows.filter(subject=subject)
+        return rows.update(ended_at=now or timezone.now())
+
+
+class Showing(models.Model):
+    """A stretch of a call while the client had something on screen (an investment illustration).
+
+    Only timestamps, and which thing it was by id: the calls app knows nothing of what it is (the app that shows
+    it writes through ShowingQuerySet and names it in ``label``, e.g. its products), and no personal data.
+    """
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="showings")
+    subject = models.UUIDField(db_index=True)  # e.g. an illustrations.Illustration's id
+    label = models.CharField(max_length=160)
+    source = models.CharField(max_length=16, choices=ShowingSource.choices)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShowingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["call", "started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.label} in {self.call_id}"
+
+    def interval_ms(self, call: Call | None = None, now=None) -> tuple[int, int] | None:
+        """The showing on the call's timeline (ms from the call's start), clipped to the call; a showing still
+        open ends with the call (or now); None when it lies wholly outside the call."""
+        call = call or self.call
+        if call.started_at is None:
+            return None
+        end = self.ended_at or call.ended_at or now or timezone.now()
+        if call.ended_at is not None:
+            end = min(end, call.ended_at)
+        start_ms = max(0, int((self.started_at - call.started_at).total_seconds() * 1000))
+        end_ms = int((end - call.started_at).total_seconds() * 1000)
+        return (start_ms, end_ms) if end_ms > start_ms else None

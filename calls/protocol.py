@@ -13,14 +13,17 @@ analysis, or ``{"t": "drop", "seq": n, "reason": r}``. The browser keeps unackno
 resends them after a reconnect, so nothing sent is lost; the server stores each (call, seq) once, so
 nothing is duplicated.
 
-Drop reasons at the socket: ``short``, ``too_large``, ``not_jpeg`` (``admit_frame``), ``no_consent``,
+Drop reasons at the socket: ``short``, ``too_large``, ``not_jpeg`` (``admit_frame``), ``bad_time`` (a capture
+time no browser clock gives, ``capture_offset_ms``), ``no_consent``,
 ``rate``, ``paused`` (Redis or the database is down), ``backpressure`` (the workers are behind). After
 the worker (on the manager's socket, ``stage: worker``): ``stale``, ``bad_jpeg``, ``duplicate``,
-``ended``, ``no_consent``, ``paused``, ``dead_letter``.
+``ended``, ``no_consent``, ``paused``, ``dead_letter``, ``invalid`` (a row the database cannot store).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import struct
 import time
 import uuid
@@ -53,8 +56,69 @@ class CloseCode:
     NO_CONSENT = 4010  # the client has not consented (client socket refused before any frame)
     CONSENT_WITHDRAWN = 4011
     CALL_ENDED = 4012  # the call has ended (the client link expires with it)
+    DEVICE_BUSY = 4013  # another browser that consented is capturing; this one retries later
     BAD_FRAMES = 4400  # too many invalid frames in a row
+    BAD_MESSAGE = 4422  # a text message that is not the protocol's (bad JSON, NaN, a clock out of range)
     RATE_ABUSE = 4429  # kept flooding past the rate limit
+
+
+# Client-supplied numbers. Date.now() is never outside +-8.64e15 ms (ECMA-262), and never before 1970 on a live
+# browser; a capture time is checked against the server's clock once corrected by the hello's skew.
+MAX_CLIENT_MS = 8_640_000_000_000_000
+# A frame may be this much "in the future" of the server's clock (skew estimated from a hello sent earlier),
+# or captured this long before the call started (the page's first frames, a jittery skew) and stored at 0.
+CLOCK_SLACK_MS = 60_000
+# Offsets and seqs are stored in 32-bit integer columns (EmotionSample); no live call lasts a day.
+MAX_OFFSET_MS = 24 * 3600 * 1000
+MAX_STORED_INT = 2**31 - 1
+# A text message is a hello of a few dozen bytes; anything longer is not the protocol.
+MAX_TEXT_BYTES = 1024
+
+
+class BadMessage(ValueError):
+    """A text message the protocol does not allow; the socket is closed with BAD_MESSAGE."""
+
+
+def _refuse_constant(name: str) -> float:
+    raise BadMessage(f"{name} is not a number")
+
+
+def parse_text(text: str | None) -> dict:
+    """One text message from a browser as a dict, or BadMessage: too long, not JSON, NaN/Infinity, too deep."""
+    if not text or len(text) > MAX_TEXT_BYTES:
+        raise BadMessage("empty or too long")
+    try:
+        message = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError as exc:
+        raise BadMessage("nested too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, and BadMessage itself
+        raise BadMessage(str(exc)) from exc
+    if not isinstance(message, dict) or not isinstance(message.get("t"), str):
+        raise BadMessage("not a message object")
+    return message
+
+
+def client_clock_ms(value: object) -> int:
+    """A browser's Date.now() as sent in a hello, or BadMessage (NaN, Infinity, negative, huge, not a number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadMessage("now is not a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadMessage("now is not finite")
+    if not 0 <= value <= MAX_CLIENT_MS:
+        raise BadMessage("now is out of range")
+    return int(value)
+
+
+def capture_offset_ms(capture_ms: int, skew_ms: int, started_ms: int, now_ms: int) -> int | None:
+    """Where a frame captured at the browser's ``capture_ms`` lies on the call's timeline (ms from its start),
+    or None when the capture time cannot be true: in the future, long before the call, past a day of call."""
+    if not 0 <= capture_ms <= MAX_CLIENT_MS:
+        return None
+    at = capture_ms + skew_ms  # on the server's clock
+    if at > now_ms + CLOCK_SLACK_MS or at < started_ms - CLOCK_SLACK_MS:
+        return None
+    offset = max(0, at - started_ms)
+    return offset if offset <= MAX_OFFSET_MS else None
 
 
 # Consecutive invalid frames (too large, not JPEG, truncated header) before the socket is closed.

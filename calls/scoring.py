@@ -207,8 +207,11 @@ def analyze_batch(frames: list[QueuedFrame]) -> None:
                 log.info("frame %s#%s rejected: %s", frame.call_id, frame.seq, result.reason)
             else:
                 scored.append(frame.scored(result))
-        stored = EmotionSample.objects.store_live(scored)
-        refused = [item for item in scored if (item.call_id, item.seq) not in stored]
+        invalid: list[ScoredFrame] = []
+        stored = EmotionSample.objects.store_live(scored, invalid)
+        messages += [drop_message(item.call_id, item.seq, "invalid") for item in invalid]
+        settled = stored | {(item.call_id, item.seq) for item in invalid}
+        refused = [item for item in scored if (item.call_id, item.seq) not in settled]
         if refused:
             messages += _refusals(refused)
         messages += [_result_message(item) for item in scored if (item.call_id, item.seq) in stored]

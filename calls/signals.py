@@ -2,9 +2,9 @@
 
 Receivers:
 
-* ``call_started(call, client_link)``: dion.receivers.start_meeting creates the Dion meeting and posts the
-  client link (None: none to share) to its chat. A receiver may return a warning for the manager (a str)
-  or None; the start view shows the warnings.
+* ``call_started(call, client_link)``: dion.receivers.start_meeting creates the Dion meeting and sends the
+  manager the call's links in Dion (client_link None: none to share). A receiver may return a warning for the
+  manager (a str) or None; the start view shows the warnings.
 * ``call_ended(call_id, reason)``: reports.receivers.build_report queues the call's report (reports.tasks),
   which then notifies the manager and tells the live sockets where the report is.
 * ``consent_withdrawn(call_id)``: reports.receivers.delete_report deletes the call's report, inside the

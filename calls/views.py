@@ -14,10 +14,11 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from calls import lifecycle
+from calls import devices, lifecycle
 from calls.forms import ConsentForm, StartCallForm
 from calls.models import EXPRESSION_NAMES, Call, CallStatus, Notification
 from calls.protocol import call_id_from_token, feedback_url, make_client_token
+from engine.labels import POOR_VIEW_FLAGS
 from privacy.consent import current_text
 
 
@@ -53,6 +54,7 @@ def _live_texts() -> dict:
         "connected": _("Connected. Waiting for the client's frames…"),
         "analysing": _("Analysing, face visible"),
         "no_face": _("No face for %(seconds)s s") % {"seconds": "{n}"},
+        "poor_view": _("Poor view of the face: no reading"),
         "no_frames": _("No frames from the client for %(seconds)s s") % {"seconds": "{n}"},
         "paused": _("Paused: service unavailable"),
         "reconnecting": _("Connection lost, reconnecting…"),
@@ -67,6 +69,7 @@ def _live_texts() -> dict:
         "consent_withdrawn": _("Consent withdrawn"),
         "face_visible": _("Face visible"),
         "face_hidden": _("Face not visible"),
+        "face_poor": _("Poor view of the face"),
         "copied": _("Copied"),
         "confirm_end": _("End the call? The analysis stops and the report is prepared."),
         "end_failed": _("The call could not be ended. Try again."),
@@ -76,7 +79,7 @@ def _live_texts() -> dict:
 
 def _capture_texts() -> dict:
     return {
-        "on": _("Analysis on"),
+        "starting": _("Starting…"),
         "asking": _("Asking for the camera…"),
         "denied": _("The camera is not available. Allow it in the browser and try again."),
         "reconnecting": _("Connection lost, reconnecting…"),
@@ -133,6 +136,7 @@ def call_live(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
         "withdrawn": not call.is_open and consent is None and call.consents.exclude(withdrawn_at=None).exists(),
         "max_fps": settings.MIMIC_MAX_FPS,
         "texts": _live_texts(),
+        "poor_view_flags": " ".join(sorted(POOR_VIEW_FLAGS)),
     }
     return render(request, "calls/call_live.html", context)
 
@@ -183,7 +187,9 @@ def _get_call_for_token(token: str) -> Call:
 def client_capture(request: HttpRequest, token: str) -> HttpResponse:
     """What is analysed and why, the consent, then the camera. After the call: thanks (and feedback)."""
     call = _get_call_for_token(token)
-    consent = call.consents.active().first()
+    # This browser's consent only (calls.devices): another browser with the same link consents for itself.
+    device_key = request.COOKIES.get(devices.cookie_name(call.pk), "")
+    consent = call.consents.active().for_device(devices.key_hash(device_key)).first()
     language = get_language()
     if not call.is_open:
         return render(
@@ -198,8 +204,11 @@ def client_capture(request: HttpRequest, token: str) -> HttpResponse:
     form = ConsentForm(request.POST or None)
     if request.method == "POST" and consent is None:
         if form.is_valid():
-            lifecycle.give_consent(call, language)
-            return redirect("calls:client_capture", token=token)
+            device_key = devices.new_key()
+            lifecycle.give_consent(call, language, devices.key_hash(device_key))
+            response = redirect("calls:client_capture", token=token)
+            devices.set_cookie(response, call.pk, device_key)
+            return response
     return render(
         request,
         "calls/client_capture.html",

@@ -1,25 +1,30 @@
-"""Dion.Chats bot: posts the client link into the meeting chat.
+"""Dion.Chats bot API client (Telegram-like; docs/dion.md).
 
-The bot API takes a bearer token that a technical account obtains and that lives 12 hours. We cache it per
-process and fetch a new one shortly before it expires (or at once when Dion answers 401).
+``POST {DION_BOT_API_URL}/platform/v1/token {"email", "password"}`` of the bot's technical account gives an
+``access_token`` valid 12 hours, sent as ``Authorization: Bearer``. Methods are ``POST /chats/v2/<method>``
+with a JSON body, answered ``{"ok": true, "result": ...}``. The token is cached per process and fetched again
+shortly before it expires, or once at once when Dion answers 401.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from django.conf import settings
 
-from dion.transport import Clock, DionError, JsonClient, make_ssl_context
+from dion.iapi import ssl_context_from_settings
+from dion.transport import Clock, DionError, JsonClient
 
 TOKEN_LIFETIME_S = 12 * 3600
 # Refresh this long before expiry so a token never dies in the middle of a request.
 REFRESH_MARGIN_S = 10 * 60
+TOKEN_PATH = "/platform/v1/token"
+METHODS_PATH = "/chats/v2"
 
 
 @dataclass
@@ -53,58 +58,109 @@ class BotTokenCache:
             self._token = None
 
 
-class BotClient:
-    def __init__(
-        self,
-        transport: JsonClient,
-        *,
-        token: Callable[[], str],
-        invalidate: Callable[[], None] = lambda: None,
-        message_path: str = "/chats/{chat_id}/messages",
-    ) -> None:
-        self.transport = transport
-        self.token = token
-        self.invalidate = invalidate
-        self.message_path = message_path
+def fetch_token(transport: JsonClient, email: str, password: str) -> tuple[str, float | None]:
+    """``POST /platform/v1/token`` -> ``access_token`` (and ``expires_in`` if Dion sends one)."""
+    if not email or not password:
+        raise DionError("The Dion bot's technical account is not configured")
+    answer = transport.request("POST", TOKEN_PATH, payload={"email": email, "password": password}, idempotent=True)
+    token = answer.get("access_token") if isinstance(answer, dict) else None
+    if not isinstance(token, str) or not token:
+        raise DionError("Dion.Chats gave no access token for the bot's technical account")
+    expires_in = answer.get("expires_in")
+    return token, float(expires_in) if isinstance(expires_in, int | float) else None
 
-    def post_message(self, chat_id: str, text: str) -> dict[str, Any]:
-        path = self.message_path.format(chat_id=quote(chat_id, safe=""))
+
+class BotClient:
+    def __init__(self, transport: JsonClient, *, tokens: BotTokenCache, parse_mode: str = "") -> None:
+        self.transport = transport
+        self.tokens = tokens
+        self.parse_mode = parse_mode
+
+    def call(self, method: str, payload: dict[str, Any], *, timeout: float | None = None, safe: bool = True) -> Any:
+        """One bot method; its ``result``. A 401 (token revoked or expired early) fetches a new token once."""
         for attempt in range(2):
             try:
-                return self.transport.request(
-                    "POST", path, payload={"text": text}, headers={"Authorization": f"Bearer {self.token()}"}
+                answer = self.transport.request(
+                    "POST",
+                    f"{METHODS_PATH}/{method}",
+                    payload=payload,
+                    headers={"Authorization": f"Bearer {self.tokens.get()}"},
+                    timeout=timeout,
+                    idempotent=safe,
                 )
             except DionError as exc:
-                # A token revoked before its 12 h: fetch a fresh one once.
                 if exc.status == 401 and attempt == 0:
-                    self.invalidate()
+                    self.tokens.invalidate()
                     continue
                 raise
+            if not isinstance(answer, dict) or answer.get("ok") is not True:
+                reason = answer.get("description") if isinstance(answer, dict) else None
+                raise DionError(f"Dion.Chats refused {method}" + (f": {str(reason)[:200]}" if reason else ""))
+            return answer.get("result")
         raise AssertionError("unreachable")
+
+    def get_me(self) -> dict[str, Any]:
+        return self.call("getMe", {}) or {}
+
+    def set_my_settings(self, *, can_send_dm: bool, can_join_groups: bool, can_join_channels: bool) -> Any:
+        return self.call(
+            "setMySettings",
+            {"can_send_dm": can_send_dm, "can_join_groups": can_join_groups, "can_join_channels": can_join_channels},
+        )
+
+    def set_my_commands(self, commands: Sequence[tuple[str, str]]) -> Any:
+        return self.call("setMyCommands", {"commands": [{"command": c, "description": d} for c, d in commands]})
+
+    def send_message(self, chat_id: str | int, text: str) -> dict[str, Any]:
+        """``sendMessage``; not repeated on a 5xx (it could post twice), repeated on 429."""
+        # Ids are kept as text in Mimic's database; a numeric one goes back as the number Dion sent.
+        if isinstance(chat_id, str) and chat_id.lstrip("-").isdigit():
+            chat_id = int(chat_id)
+        payload: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        if self.parse_mode:
+            payload["parse_mode"] = self.parse_mode
+        result = self.call("sendMessage", payload, safe=False)
+        return result if isinstance(result, dict) else {}
+
+    def get_updates(self, *, offset: int | None, limit: int, timeout: int) -> list[dict[str, Any]]:
+        """A long poll: waits up to ``timeout`` seconds for updates at or after ``offset``."""
+        payload: dict[str, Any] = {"limit": limit, "timeout": timeout, "allowed_updates": ["message"]}
+        if offset is not None:
+            payload["offset"] = offset
+        result = self.call("getUpdates", payload, timeout=timeout + self.transport.timeout)
+        if not isinstance(result, list):
+            raise DionError("Dion.Chats sent updates in an unknown shape")
+        return [update for update in result if isinstance(update, dict)]
+
+
+# From settings -----------------------------------------------------------------------------------------------------
+
+
+def _password() -> str:
+    if settings.DION_BOT_PASSWORD_FILE:
+        try:
+            return Path(settings.DION_BOT_PASSWORD_FILE).read_text().strip()
+        except OSError as exc:
+            raise DionError("The Dion bot's password file cannot be read") from exc
+    return settings.DION_BOT_PASSWORD
 
 
 def is_configured() -> bool:
-    return bool(settings.DION_BOT_URL and (settings.DION_BOT_TOKEN or settings.DION_BOT_AUTH_URL))
-
-
-def _transport(url: str) -> JsonClient:
-    try:
-        context = make_ssl_context(settings.DION_CA_BUNDLE, settings.DION_CLIENT_CERT, settings.DION_CLIENT_KEY)
-    except (OSError, ValueError) as exc:
-        raise DionError("The Dion client certificate, key or CA bundle cannot be loaded") from exc
-    return JsonClient(url, ssl_context=context, timeout=settings.DION_IAPI_TIMEOUT, retries=2, service="Dion.Chats")
-
-
-def fetch_technical_token() -> tuple[str, float | None]:
-    """POST {DION_BOT_AUTH_URL} {"login", "password"} -> {"access_token" | "token", "expires_in"?}."""
-    answer = _transport(settings.DION_BOT_AUTH_URL).request(
-        "POST", "", payload={"login": settings.DION_BOT_LOGIN, "password": settings.DION_BOT_PASSWORD}
+    return bool(
+        settings.DION_BOT_API_URL
+        and settings.DION_BOT_EMAIL
+        and (settings.DION_BOT_PASSWORD or settings.DION_BOT_PASSWORD_FILE)
     )
-    token = answer.get("access_token") or answer.get("token")
-    if not token:
-        raise DionError("Dion.Chats gave no bot token for the technical account")
-    expires_in = answer.get("expires_in")
-    return str(token), float(expires_in) if isinstance(expires_in, int | float) else None
+
+
+def _transport() -> JsonClient:
+    return JsonClient(
+        settings.DION_BOT_API_URL,
+        ssl_context=ssl_context_from_settings(),
+        timeout=settings.DION_BOT_TIMEOUT,
+        retries=2,
+        service="Dion.Chats",
+    )
 
 
 _cache_lock = threading.Lock()
@@ -112,30 +168,22 @@ _caches: dict[tuple[str, str], BotTokenCache] = {}
 
 
 def reset_token_caches() -> None:
-    """Forget every cached bot token of this process (the next message fetches a new one)."""
-    _caches.clear()
+    """Forget every cached bot token of this process (the next call fetches a new one)."""
+    with _cache_lock:
+        _caches.clear()
 
 
-def _token_cache() -> BotTokenCache:
-    key = (settings.DION_BOT_AUTH_URL, settings.DION_BOT_LOGIN)
+def _token_cache(transport: JsonClient) -> BotTokenCache:
+    key = (settings.DION_BOT_API_URL, settings.DION_BOT_EMAIL)
     with _cache_lock:
         if key not in _caches:
-            _caches[key] = BotTokenCache(fetch_technical_token)
+            email = settings.DION_BOT_EMAIL
+            _caches[key] = BotTokenCache(lambda: fetch_token(transport, email, _password()))
         return _caches[key]
 
 
 def client_from_settings() -> BotClient:
     if not is_configured():
         raise DionError("The Dion chat bot is not configured")
-    if settings.DION_BOT_TOKEN:
-        token: Callable[[], str] = lambda: settings.DION_BOT_TOKEN  # noqa: E731
-        invalidate: Callable[[], None] = lambda: None  # noqa: E731
-    else:
-        cache = _token_cache()
-        token, invalidate = cache.get, cache.invalidate
-    return BotClient(
-        _transport(settings.DION_BOT_URL),
-        token=token,
-        invalidate=invalidate,
-        message_path=settings.DION_BOT_MESSAGE_PATH,
-    )
+    transport = _transport()
+    return BotClient(transport, tokens=_token_cache(transport), parse_mode=settings.DION_BOT_PARSE_MODE)

@@ -5,6 +5,7 @@ Plain Python (stdlib http.client + ssl); no Django here, so it is tested against
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import http.client
 import json
@@ -14,9 +15,9 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +30,17 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class DionError(Exception):
-    """A failure talking to Dion, with a message fit to show to the manager."""
+    """A failure talking to Dion, with a message fit to show to the manager.
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    ``ambiguous``: the request may have been carried out although we got no answer (a timeout, or a 5xx to a
+    request that is not safe to repeat), so repeating it blindly could do it twice.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, ambiguous: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.ambiguous = ambiguous
 
 
 def make_ssl_context(ca_bundle: str = "", client_cert: str = "", client_key: str = "") -> ssl.SSLContext:
@@ -180,6 +186,121 @@ class FallbackLimiter:
         self.fallback.acquire()
 
 
+# Concurrency ------------------------------------------------------------------------------------------------------
+
+
+class ConcurrencyLimiter:
+    """At most ``limit`` requests in flight in this process (threads share it)."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("limit must be positive")
+        self.limit = limit
+        self._semaphore = threading.BoundedSemaphore(limit)
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._semaphore:
+            yield
+
+
+_SEMAPHORE_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000))
+  return 1
+end
+return 0
+"""
+
+
+class RedisConcurrencyLimiter:
+    """At most ``limit`` requests in flight across every process of a deployment: holders in a Redis sorted set.
+
+    A holder that dies without releasing (a killed worker) frees its slot after ``lease`` seconds, which must be
+    longer than the longest request (the transport's timeout).
+    """
+
+    def __init__(
+        self,
+        redis_client: Any,
+        limit: int,
+        *,
+        lease: float,
+        prefix: str = "mimic:dion:iapi",
+        clock: Clock = time.time,
+        sleep: Sleep = time.sleep,
+        poll: float = 0.02,
+    ) -> None:
+        self.limit = limit
+        self.lease = lease
+        self._redis = redis_client
+        self._key = f"{prefix}:in-flight"
+        self._script = redis_client.register_script(_SEMAPHORE_ACQUIRE)
+        self._clock = clock
+        self._sleep = sleep
+        self._poll = poll
+
+    def try_acquire(self, member: str) -> bool:
+        return bool(self._script(keys=[self._key], args=[repr(self._clock()), self.limit, repr(self.lease), member]))
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        member = uuid.uuid4().hex
+        while not self.try_acquire(member):
+            self._sleep(self._poll)
+        try:
+            yield
+        finally:
+            try:
+                self._redis.zrem(self._key, member)
+            except Exception:  # redis.RedisError: the lease frees the slot
+                logger.warning("Dion concurrency limiter: slot not released in Redis; its lease will free it")
+
+
+class FallbackConcurrencyLimiter:
+    """Redis when it answers, else the in-process semaphore (for ``cooldown`` seconds after a Redis failure)."""
+
+    def __init__(
+        self,
+        primary: RedisConcurrencyLimiter,
+        fallback: ConcurrencyLimiter,
+        *,
+        cooldown: float = 30.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.cooldown = cooldown
+        self._clock = clock
+        self._down_until = float("-inf")
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        if self._clock() >= self._down_until:
+            try:
+                context = self.primary.slot()
+                context.__enter__()
+            except Exception as exc:  # redis.RedisError and connection errors
+                self._down_until = self._clock() + self.cooldown
+                logger.warning(
+                    "Dion concurrency limiter: Redis unavailable (%s); limiting per process", type(exc).__name__
+                )
+            else:
+                try:
+                    yield
+                finally:
+                    context.__exit__(None, None, None)
+                return
+        with self.fallback.slot():
+            yield
+
+
+Concurrency = ConcurrencyLimiter | RedisConcurrencyLimiter | FallbackConcurrencyLimiter
+RateLimiter = SlidingWindowLimiter | RedisSlidingWindowLimiter | FallbackLimiter
+
+
 # HTTP --------------------------------------------------------------------------------------------------------------
 
 
@@ -200,8 +321,10 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 class JsonClient:
     """Sends JSON requests to one base URL and returns the decoded JSON answer.
 
-    Retries 429 (honouring Retry-After) and 5xx with exponential backoff, and a refused connection (nothing
-    was sent). A timeout is not retried: Dion may already have acted on the request.
+    Always retried: 429 (after its Retry-After) and a refused connection (Dion got nothing). Retried only for
+    requests safe to repeat (GET, or ``idempotent=True``): 5xx, with exponential backoff. A timeout is never
+    retried. For an unsafe request (``POST /events`` creates a meeting each time: Dion documents no
+    idempotency) a 5xx or a timeout is an ``ambiguous`` DionError: the caller reports it instead of repeating.
     """
 
     def __init__(
@@ -212,7 +335,8 @@ class JsonClient:
         timeout: float = 10.0,
         retries: int = 3,
         backoff: float = 0.5,
-        limiter: SlidingWindowLimiter | RedisSlidingWindowLimiter | FallbackLimiter | None = None,
+        limiter: RateLimiter | None = None,
+        concurrency: Concurrency | None = None,
         sleep: Sleep = time.sleep,
         service: str = "Dion",
     ) -> None:
@@ -228,43 +352,59 @@ class JsonClient:
         self.retries = retries
         self.backoff = backoff
         self.limiter = limiter
+        self.concurrency = concurrency
         self.sleep = sleep
         self.service = service
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
         if self.scheme == "https":
-            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self.ssl_context)
-        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.ssl_context)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
-    def _send_once(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> tuple[int, Any, bytes]:
+    def _send_once(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None, timeout: float
+    ) -> tuple[int, Any, bytes]:
         if self.limiter is not None:
             self.limiter.acquire()
-        conn = self._connection()
-        try:
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            return response.status, response.headers, response.read()
-        finally:
-            conn.close()
+        slot = self.concurrency.slot() if self.concurrency is not None else contextlib.nullcontext()
+        with slot:
+            conn = self._connection(timeout)
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                return response.status, response.headers, response.read()
+            finally:
+                conn.close()
 
     def request(
-        self, method: str, path: str, *, payload: Any = None, headers: dict[str, str] | None = None
-    ) -> dict[str, Any]:
+        self,
+        method: str,
+        path: str,
+        *,
+        payload: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """The decoded JSON answer (an object, or a list where the endpoint answers with one)."""
         if not path:
             full_path = self.base_path or "/"
         else:
             full_path = self.base_path + "/" + path.lstrip("/")
+        if params:
+            full_path += "?" + urlencode({k: v for k, v in params.items() if v is not None})
+        safe = method in ("GET", "HEAD") if idempotent is None else idempotent
+        timeout = self.timeout if timeout is None else timeout
         body = None if payload is None else json.dumps(payload, ensure_ascii=False).encode()
         all_headers = {"Accept": "application/json", "User-Agent": "Mimic/1.0"}
         if body is not None:
             all_headers["Content-Type"] = "application/json; charset=utf-8"
-            # Lets a server that supports it drop the duplicate when a 5xx retry repeats a POST it had applied.
-            all_headers["Idempotency-Key"] = uuid.uuid4().hex
         all_headers.update(headers or {})
         attempt = 0
         while True:
             try:
-                status, response_headers, data = self._send_once(method, full_path, all_headers, body)
+                status, response_headers, data = self._send_once(method, full_path, all_headers, body, timeout)
             except ConnectionRefusedError as exc:
                 if attempt >= self.retries:
                     raise DionError(f"{self.service} is unreachable ({self.host}): connection refused") from exc
@@ -272,16 +412,18 @@ class JsonClient:
                 attempt += 1
                 continue
             except TimeoutError as exc:
-                raise DionError(f"{self.service} did not answer within {self.timeout:g} s") from exc
+                raise DionError(f"{self.service} did not answer within {timeout:g} s", ambiguous=not safe) from exc
             except (ssl.SSLError, ConnectionResetError, BrokenPipeError) as exc:
                 raise DionError(
                     f"Secure connection to {self.service} failed (check the client certificate, key and CA bundle): "
-                    f"{exc.__class__.__name__}"
+                    f"{exc.__class__.__name__}",
+                    ambiguous=not safe and not isinstance(exc, ssl.SSLError),
                 ) from exc
             except OSError as exc:
                 raise DionError(f"{self.service} is unreachable ({self.host}): {exc.strerror or exc}") from exc
 
-            if status in RETRY_STATUSES and attempt < self.retries:
+            retryable = status == 429 or (safe and status in RETRY_STATUSES)
+            if retryable and attempt < self.retries:
                 delay = self.backoff * 2**attempt
                 if status == 429:
                     retry_after = parse_retry_after(response_headers.get("Retry-After"))
@@ -291,20 +433,26 @@ class JsonClient:
                 self.sleep(delay)
                 attempt += 1
                 continue
-            return self._decode(status, data)
+            return self._decode(status, data, ambiguous=not safe and status >= 500)
 
-    def _decode(self, status: int, data: bytes) -> dict[str, Any]:
+    def _decode(self, status: int, data: bytes, *, ambiguous: bool = False) -> Any:
         try:
             decoded = json.loads(data) if data else {}
         except ValueError:
             decoded = None
         if 200 <= status < 300:
-            if not isinstance(decoded, dict):
+            if not isinstance(decoded, dict | list):
                 raise DionError(f"{self.service} sent an unreadable answer (HTTP {status})", status=status)
             return decoded
         detail = ""
         if isinstance(decoded, dict):
-            detail = str(decoded.get("message") or decoded.get("error") or decoded.get("detail") or "")[:200]
+            detail = str(
+                decoded.get("message")
+                or decoded.get("error")
+                or decoded.get("detail")
+                or decoded.get("description")
+                or ""
+            )[:200]
         if status in (401, 403):
             text = f"{self.service} refused our credentials (HTTP {status}); the access token may have expired"
         elif status == 429:
@@ -313,4 +461,4 @@ class JsonClient:
             text = f"{self.service} is failing (HTTP {status})"
         else:
             text = f"{self.service} rejected the request (HTTP {status})"
-        raise DionError(f"{text}: {detail}" if detail else text, status=status)
+        raise DionError(f"{text}: {detail}" if detail else text, status=status, ambiguous=ambiguous)

@@ -18,9 +18,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from calls.models import Call
-from dion import services, signing
+from dion import bot, services, signing
 from dion.forms import MeetingLinkForm
-from dion.models import WebhookEvent
+from dion.models import BotChat, WebhookEvent
+from dion.transport import DionError
 
 logger = logging.getLogger(__name__)
 
@@ -96,3 +97,27 @@ def webhook(request: HttpRequest) -> HttpResponse:
     # Ids older than the timestamp window can never be replayed (the window refuses them); keep a day.
     WebhookEvent.objects.filter(received_at__lt=timezone.now() - EVENT_ID_KEEP).delete()
     return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def send_link(request: HttpRequest) -> HttpResponse:
+    """Post a link the portal showed this user (signed for them) into one of their chats with the bot."""
+    url = services.unsign_link(request.POST.get("link", ""), request.user.pk)
+    chat = BotChat.objects.filter(manager=request.user, pk=request.POST.get("chat") or None).first()
+    if url is None or chat is None:
+        messages.error(request, _("This link cannot be sent: reload the page and try again."))
+    elif not bot.is_configured():
+        messages.error(request, _("The Mimic bot in Dion is not configured."))
+    else:
+        try:
+            services.send_link(chat, url)
+        except DionError as exc:
+            logger.warning("Link not sent to Dion chat %s: %s", chat.chat_id, exc.message)
+            messages.error(request, _("The link was not sent to Dion: %(reason)s") % {"reason": exc.message})
+        else:
+            messages.success(request, _("Link sent to %(chat)s in Dion.") % {"chat": chat.name or chat.chat_id})
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        target = "/"
+    return HttpResponseRedirect(target)

@@ -103,15 +103,19 @@ def summarize(
     probs: Sequence[Sequence[float] | None] | np.ndarray,
     *,
     max_gap_ms: int = 2000,
+    poor_view: Sequence[bool] | np.ndarray | None = None,
 ) -> dict:
     """Summarise a call from its per-frame results (sorted by time or not).
 
     Returns percent of face-visible time per expression and per valence,
     the design's overall satisfaction (``satisfaction``),
-    negative episodes, gaps and data-quality figures.
+    negative episodes, gaps and data-quality figures. ``poor_view`` marks frames whose face was found but
+    could not be read (engine.inference.POOR_VIEW_FLAGS): like any frame without a reading they are left out of
+    the shares, and their share of the analysed time is reported as ``poor_view_pct``.
     """
     t = np.asarray(t_ms, dtype=np.int64)
     found = np.asarray(face_found, dtype=bool)
+    poor = np.zeros(len(t), dtype=bool) if poor_view is None else np.asarray(poor_view, dtype=bool)
     n = len(t)
     p = np.zeros((n, len(EXPRESSIONS)), dtype=np.float64)
     if n:
@@ -122,7 +126,7 @@ def summarize(
             else:
                 p[i] = row
     order = np.argsort(t, kind="stable")
-    t, found, p = t[order], found[order], p[order]
+    t, found, p, poor = t[order], found[order], p[order], poor[order] & ~found[order]
     weights, gaps = _weights(t, max_gap_ms)
     labels = p.argmax(axis=1)
     face_weight = float(weights[found].sum())
@@ -152,6 +156,7 @@ def summarize(
         "duration_ms": int(t[-1] - t[0] + weights[-1]) if n else 0,
         "analysed_ms": int(total_weight),
         "face_visible_pct": round(100.0 * face_weight / total_weight, 2) if total_weight else 0.0,
+        "poor_view_pct": round(100.0 * float(weights[poor].sum()) / total_weight, 2) if total_weight else 0.0,
         "expressions_pct": per_expression,
         "valence_pct": per_valence,
         "satisfaction_pct": overall,

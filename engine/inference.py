@@ -19,10 +19,21 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from engine.decision import DecisionRule, load_rule
 from engine.detector import DEFAULT_PATH as DEFAULT_DETECTOR_PATH
 from engine.detector import Face, FaceDetector, single_thread_session
 from engine.frames import MAX_BYTES, BadFrame, decode_jpeg
-from engine.labels import EXPRESSIONS, valence_of
+from engine.labels import (
+    BLURRED,
+    EXPRESSIONS,
+    FACE_TOO_SMALL,
+    MULTIPLE_FACES,
+    NO_FACE,
+    POOR_VIEW_FLAGS,
+    TOO_DARK,
+    TURNED,
+    valence_of,
+)
 from engine.tracking import Tracks, select_face
 
 __all__ = ["BadFrame", "Engine", "FrameResult", "crop_face", "select_face", "DEFAULT_CLASSIFIER_PATH"]
@@ -30,14 +41,15 @@ __all__ = ["BadFrame", "Engine", "FrameResult", "crop_face", "select_face", "DEF
 DEFAULT_CLASSIFIER_PATH = Path(__file__).resolve().parent / "weights" / "expression.onnx"
 INPUT_SIZE = 48
 
-# Flags (also the reasons a frame has no usable face).
-NO_FACE = "no_face"
-MULTIPLE_FACES = "multiple_faces"
-FACE_TOO_SMALL = "face_too_small"
-TOO_DARK = "too_dark"
 
 MIN_FACE_PX = 40  # below this the 48x48 crop is mostly upsampling blur
 DARK_LUMA = 40.0  # mean luma (0..255) of the face crop, or of the frame when no face is found
+# Sharpness of the 48x48 crop: variance of its Laplacian over the variance of its pixels. Real faces score
+# >= 0.078 (99.5 % of muxfe dev, 0.17 of FER+ valid, 0.37 of the CREMA-D webcam-like frames); a Gaussian blur of
+# 1.5 px at 48 px (5 px on a 160 px face) brings 95 % of them under 0.06 (docs/model-card.md, "Honest uncertainty").
+MIN_SHARPNESS = 0.06
+MAX_ROLL_DEG = 30.0  # eye line tilt; training covered +-15 degrees
+MAX_YAW_RATIO = 0.6  # nose off the eyes' midpoint, in inter-eye distances: about 40 degrees of head turn
 # Coarse-to-fine detection: a frame is first detected on a half-size copy (160 px long side, network ~1.1 ms
 # against ~3.8 ms at 320 px); that answer is kept only when the client's face is at least this large in the
 # detector's 320 px input (so >= MIN_FACE_PX in the half-size copy), else the frame is detected again at full
@@ -58,6 +70,11 @@ class FrameResult:
     valence: str | None
     flags: list[str] = field(default_factory=list)
     box: tuple[int, int, int, int] | None = None
+
+    @property
+    def poor_view(self) -> bool:
+        """A face was found but could not be read reliably (too small, dark, blurred or turned away)."""
+        return not self.face_found and bool(POOR_VIEW_FLAGS.intersection(self.flags))
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -106,6 +123,26 @@ def grey_to_input(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) / 255.0)[:, None]
 
 
+def sharpness(crop: np.ndarray) -> float:
+    """Variance of the Laplacian over the variance of the pixels: contrast-free, low for a blurred face."""
+    c = np.asarray(crop, dtype=np.float32)
+    lap = c[1:-1, :-2] + c[1:-1, 2:] + c[:-2, 1:-1] + c[2:, 1:-1] - 4 * c[1:-1, 1:-1]
+    return float(lap.var() / max(float(c.var()), 1e-6))
+
+
+def head_pose(face: Face) -> tuple[float, float]:
+    """(roll in degrees, yaw ratio) from the five landmarks: the eye line's tilt, and how far the nose sits
+    from the eyes' midpoint in inter-eye distances (0 for a frontal face)."""
+    right_eye, left_eye, nose = face.landmarks[0], face.landmarks[1], face.landmarks[2]
+    dx, dy = float(left_eye[0] - right_eye[0]), float(left_eye[1] - right_eye[1])
+    eye_distance = max(float(np.hypot(dx, dy)), 1e-6)
+    roll = float(np.degrees(np.arctan2(dy, abs(dx)))) if dx else 90.0
+    # project the nose's offset on the eye line, so a tilted frontal face is not read as turned
+    mid = (right_eye + left_eye) / 2
+    along = ((nose[0] - mid[0]) * dx + (nose[1] - mid[1]) * dy) / eye_distance
+    return roll, float(abs(along) / eye_distance)
+
+
 def _box_ints(box: tuple[float, ...]) -> tuple[int, int, int, int]:
     return tuple(int(round(v)) for v in box)  # type: ignore[return-value]
 
@@ -125,14 +162,17 @@ class Engine:
         coarse_fresh: bool = True,
         max_frame_bytes: int = MAX_BYTES,
         max_streams: int = 2000,
+        decision_rule: DecisionRule | None = None,
     ) -> None:
         """``coarse_fresh=False`` detects frames without a previous box at full size only: the baseline that
         bench/inference.py and bench/pipeline_eval.py measure coarse-to-fine detection against.
-        ``max_streams`` bounds the streams whose face is tracked between frames (``analyze``)."""
+        ``max_streams`` bounds the streams whose face is tracked between frames (``analyze``).
+        ``decision_rule`` defaults to the rule shipped in the classifier's metrics JSON (engine.decision)."""
         self.coarse_fresh = coarse_fresh
         self.max_frame_bytes = max_frame_bytes
         self.detector_path = Path(detector_path or DEFAULT_DETECTOR_PATH)
         self.classifier_path = Path(classifier_path or DEFAULT_CLASSIFIER_PATH)
+        self.decision_rule = decision_rule if decision_rule is not None else load_rule(self.classifier_path)
         self.tracks = Tracks(max_streams)
         self._lock = threading.Lock()
         self._detector: FaceDetector | None = None
@@ -166,12 +206,17 @@ class Engine:
         return self._classifier
 
     def classify(self, batch: np.ndarray) -> np.ndarray:
-        """Classifier input [N, 1, 48, 48] float32 in [0, 1] -> probabilities [N, 8] (EXPRESSIONS order)."""
+        """Classifier input [N, 1, 48, 48] float32 in [0, 1] -> probabilities [N, 8] (EXPRESSIONS order) under
+        the model's decision rule: what the label, the valence, the alert and the reports all read."""
+        return self.decision_rule.apply(self.classify_raw(batch))
+
+    def classify_raw(self, batch: np.ndarray) -> np.ndarray:
+        """The network's own softmax, before the decision rule (for choosing a rule)."""
         session = self._classifier_session()
         input_name, output_name, fixed_one = self._classifier_io
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if fixed_one and len(batch) != 1:  # a model exported with a fixed batch of 1
-            return np.concatenate([self.classify(batch[i : i + 1]) for i in range(len(batch))])
+            return np.concatenate([self.classify_raw(batch[i : i + 1]) for i in range(len(batch))])
         (probs,) = session.run([output_name], {input_name: batch})
         return probs
 
@@ -254,9 +299,14 @@ class Engine:
             flags.append(FACE_TOO_SMALL)
         if float(crop.mean()) * 255.0 < DARK_LUMA:
             flags.append(TOO_DARK)
-        if FACE_TOO_SMALL in flags or TOO_DARK in flags:
+        elif sharpness(crop) < MIN_SHARPNESS:
+            flags.append(BLURRED)
+        roll, yaw = head_pose(face)
+        if abs(roll) > MAX_ROLL_DEG or yaw > MAX_YAW_RATIO:
+            flags.append(TURNED)
+        if POOR_VIEW_FLAGS.intersection(flags):
             # A face is there but too poor to read: reported (with its box, for tracking) but not classified,
-            # so it counts as "face not visible" in the call's analytics rather than as a guess.
+            # so it carries no label and the call's analytics count it as "poor view", never as a guess.
             return FrameResult(False, None, None, None, flags, box), None
         return FrameResult(True, None, None, None, flags, box), crop
 

@@ -52,5 +52,15 @@ def label_of(probs) -> str | None:
     return EXPRESSIONS[max(range(len(probs)), key=probs.__getitem__)]
 
 
+# Frame flags set by the engine (also the reasons a frame has no reading).
+NO_FACE = "no_face"
+MULTIPLE_FACES = "multiple_faces"
+FACE_TOO_SMALL = "face_too_small"
+TOO_DARK = "too_dark"
+BLURRED = "blurred"
+TURNED = "turned_away"
+# A face is there but too poor to read: no label, not in the report's shares, reported as "poor view".
+POOR_VIEW_FLAGS: frozenset[str] = frozenset({FACE_TOO_SMALL, TOO_DARK, BLURRED, TURNED})
+
 NEGATIVE_INDEX: tuple[int, ...] = tuple(i for i, name in enumerate(EXPRESSIONS) if name in NEGATIVE)
 VALENCE_BY_INDEX: tuple[str, ...] = tuple(valence_of(name) for name in EXPRESSIONS)

@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.analytics import summarize
 from engine.inference import Engine
+from engine.labels import POOR_VIEW_FLAGS
 
 # Forget the tracked box after this long without a face (the client may have moved seats).
 TRACK_TIMEOUT_MS = 3000
@@ -46,12 +47,13 @@ def analyze_video(
     progress: Callable[[float], None] | None = None,
     *,
     engine: Engine,
+    max_seconds: float | None = None,
 ) -> dict:
     """Analyse a video file at ``fps`` samples per second.
 
     Returns ``{"summary": analytics.summarize(...), "timeline": [{t_ms, face_found, label, probs, flags}]}``.
     ``progress`` is called with the fraction done (0..1). Raises BadVideo for a missing, corrupt or
-    unsupported file, or one without a video stream.
+    unsupported file, one without a video stream, or one running past ``max_seconds``.
     """
     if not fps or fps <= 0:
         raise ValueError("fps must be positive")
@@ -86,6 +88,9 @@ def analyze_video(
                 if start_s is None:
                     start_s = frame.time
                 t_ms = (frame.time - start_s) * 1000.0
+                if max_seconds is not None and t_ms > max_seconds * 1000.0:
+                    # A header without (or with a false) duration: the cap holds while decoding too.
+                    raise BadVideo(f"longer than {max_seconds:g} s")
                 # Half a millisecond of slack: timestamps are rounded to the stream's time base.
                 if t_ms + 0.5 < next_ms:
                     continue
@@ -120,5 +125,6 @@ def analyze_video(
         [row["face_found"] for row in timeline],
         [row["probs"] for row in timeline],
         max_gap_ms=max(2000, int(2 * step_ms)),
+        poor_view=[bool(POOR_VIEW_FLAGS.intersection(row["flags"])) for row in timeline],
     )
     return {"summary": summary, "timeline": timeline}

@@ -1,5 +1,6 @@
 // The client's capture page: camera after consent, "analysis on" indicator, one-click Stop.
 import { LiveSocket, csrfFetch, socketUrl } from "./stream.js";
+import { handleShown } from "./shown.js"; // what the manager shows during the call (an illustration)
 
 const root = document.getElementById("capture");
 const video = document.getElementById("preview");
@@ -11,24 +12,41 @@ const done = document.getElementById("done");
 const t = JSON.parse(document.getElementById("capture-text").textContent);
 
 let stream = null;
+// One indicator says "analysis on" while the camera streams; the line beside it says only what else is
+// happening (asking for the camera, reconnecting), and is empty while all is well.
+let camera = "asking"; // asking | on | denied | stopped
+let connection = "connecting"; // connecting | open | reconnecting
+function render() {
+  indicator.hidden = camera !== "on";
+  video.hidden = camera === "denied"; // no black box where there will be no picture
+  startButton.hidden = camera !== "denied";
+  let text = "";
+  if (camera === "asking") text = t.asking;
+  else if (camera === "denied") text = t.denied;
+  else if (camera === "stopped") text = t.stopping;
+  else if (connection === "reconnecting") text = t.reconnecting;
+  else if (connection === "connecting") text = t.starting;
+  stateText.textContent = text;
+  stateText.hidden = text === "";
+}
+
 const socket = new LiveSocket({
   url: socketUrl(root.dataset.wsPath),
   fps: Number(root.dataset.fps) || 2,
   onState: (state, code) => {
-    if (state === "open") show(t.on, true);
-    else if (state === "reconnecting") show(t.reconnecting, true);
-    else if (state === "closed") finish(code);
+    if (state === "closed") finish(code);
+    else {
+      // A reconnect's new attempt ("connecting" again) still reads as reconnecting.
+      connection = state === "connecting" && connection !== "connecting" ? "reconnecting" : state;
+      render();
+    }
   },
   onMessage: (msg) => {
     if (msg.t === "ended") finish(4012, msg.feedback_url);
+    if (msg.t === "show" || msg.t === "hide") handleShown(msg);
   },
 });
 window.mimicCapture = socket; // for diagnostics (counters) in the browser console and tests
-
-function show(text, on) {
-  stateText.textContent = text;
-  indicator.hidden = !on;
-}
 
 function stopCamera() {
   socket.stopCapture();
@@ -52,21 +70,23 @@ function finish(code, feedbackUrl) {
 }
 
 async function startCamera() {
-  startButton.hidden = true;
-  show(t.asking, false);
+  camera = "asking";
+  render();
   try {
     stream = await navigator.mediaDevices.getUserMedia({
       video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" },
       audio: false,
     });
   } catch {
-    show(t.denied, false);
-    startButton.hidden = false;
+    camera = "denied";
+    render();
     return;
   }
   video.srcObject = stream;
   await video.play().catch(() => {});
   socket.startCapture(video);
+  camera = "on";
+  render();
 }
 
 startButton.addEventListener("click", startCamera);
@@ -74,7 +94,8 @@ stopForm.addEventListener("submit", async (event) => {
   // Stopping is one click: the camera stops here at once, then the server deletes the data.
   event.preventDefault();
   stopCamera();
-  show(t.stopping, false);
+  camera = "stopped";
+  render();
   try {
     await csrfFetch(stopForm);
   } finally {

@@ -4,6 +4,8 @@
 import { LiveSocket, csrfFetch, socketUrl } from "./stream.js";
 
 const root = document.getElementById("live");
+// Flags of a face that is there but too poor to read (the engine's POOR_VIEW_FLAGS).
+const poorViewFlags = (root.dataset.poorViewFlags || "").split(" ");
 const t = JSON.parse(document.getElementById("live-text").textContent);
 const $ = (id) => document.getElementById(id);
 const expression = $("expression");
@@ -28,6 +30,7 @@ const view = {
   lastScoreAt: 0,
   lastFaceAt: 0, // the last score with a face
   faceFound: false,
+  poorView: false, // a face is there but too poor to read: the engine gives no reading
   ended: false,
   finished: false, // the page shows its final state (report link, or withdrawn)
 };
@@ -44,6 +47,7 @@ function statusFor(v, now, texts) {
   if (!v.lastScoreAt) return ["waiting", texts.connected];
   if (now - v.lastScoreAt > STALE_MS) return ["no-frames", texts.no_frames.replace("{n}", seconds(now - v.lastScoreAt))];
   if (v.faceFound) return ["analysing", texts.analysing];
+  if (v.poorView) return ["poor-view", texts.poor_view];
   return ["no-face", texts.no_face.replace("{n}", seconds(now - (v.lastFaceAt || v.firstScoreAt)))];
 }
 
@@ -138,9 +142,10 @@ function showScore(msg) {
   view.lastScoreAt = now;
   view.firstScoreAt ||= now;
   view.faceFound = Boolean(msg.face_found);
+  view.poorView = !msg.face_found && (msg.flags || []).some((f) => poorViewFlags.includes(f));
   if (msg.face_found) view.lastFaceAt = now;
-  face.dataset.visible = msg.face_found ? "yes" : "no";
-  face.textContent = msg.face_found ? t.face_visible : t.face_hidden;
+  face.dataset.visible = msg.face_found ? "yes" : view.poorView ? "poor" : "no";
+  face.textContent = msg.face_found ? t.face_visible : view.poorView ? t.face_poor : t.face_hidden;
   if (msg.smoothed_label) {
     expression.textContent = t.labels[msg.smoothed_label] || msg.smoothed_label;
     expression.dataset.label = msg.smoothed_label;

@@ -6,7 +6,7 @@
 // server (daphne) is just another reconnect: the same seqs go again, the counter goes on.
 // While the server reports "paused" (Redis or the database down) frames are counted and not sent.
 
-export const FINAL_CLOSE_CODES = new Set([4001, 4003, 4004, 4009, 4010, 4011, 4012, 4400, 4429]);
+export const FINAL_CLOSE_CODES = new Set([4001, 4003, 4004, 4009, 4010, 4011, 4012, 4400, 4422, 4429]);
 const HEADER_BYTES = 12;
 
 export function socketUrl(path) {

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from calls.models import Client
 from illustrations.models import DEFAULT_SHARE_DAYS, MAX_SHARE_DAYS, Compounding, Currency, Risk
 
 MAX_PRODUCTS = 6
@@ -49,6 +50,15 @@ class FriendlyDecimalField(forms.DecimalField):
             raise forms.ValidationError(self.high_message, code="too_high")
 
 
+class ClientChoiceField(forms.ModelChoiceField):
+    def __init__(self, *args, user=None, **kwargs) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def label_from_instance(self, obj: Client) -> str:
+        return obj.name_for(self.user)
+
+
 class IllustrationForm(forms.Form):
     client_label = forms.CharField(
         label=_("Client label"),
@@ -58,6 +68,12 @@ class IllustrationForm(forms.Form):
             "required": _("Enter a label for the client."),
             "max_length": _("Keep the label under %(limit_value)d characters."),
         },
+    )
+    client = ClientChoiceField(
+        label=_("For the client"),
+        queryset=Client.objects.none(),
+        required=False,
+        help_text=_("Optional: the illustration is then listed on this client's live calls, to show it there."),
     )
     currency = forms.ChoiceField(label=_("Currency"), choices=Currency.choices, initial=Currency.RUB)
     initial_amount = FriendlyDecimalField(
@@ -82,6 +98,13 @@ class IllustrationForm(forms.Form):
         widget=forms.NumberInput(attrs={"min": 1, "max": 30}),
         error_messages={"required": _("Enter the horizon in years."), "invalid": _("Enter a whole number of years.")},
     )
+
+    def __init__(self, *args, user=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["client"]
+        field.user = user
+        # Only the user's own clients: an illustration is shown by the manager who owns the relationship.
+        field.queryset = Client.objects.filter(manager=user) if user is not None else Client.objects.none()
 
     def clean_client_label(self) -> str:
         from illustrations.trees import clean_text

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from calls.models import Client
 from illustrations.finance import ProductInput
 from illustrations.trees import IllustrationInput
 
@@ -55,6 +56,8 @@ class Illustration(models.Model):
     manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="illustrations")
     # A label the manager chooses (e.g. first name); the only client datum ever shown on the share page.
     client_label = models.CharField(max_length=80)
+    # Which client it is for (optional): lists it on that client's live call, where it can be shown.
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.SET_NULL, related_name="illustrations")
     currency = models.CharField(max_length=3, choices=Currency.choices, default=Currency.RUB)
     initial_amount = models.DecimalField(max_digits=15, decimal_places=2)
     monthly_topup = models.DecimalField(max_digits=13, decimal_places=2, default=Decimal(0))
@@ -71,6 +74,11 @@ class Illustration(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("illustrations:detail", args=[self.id])
+
+    @property
+    def products_label(self) -> str:
+        """What a call's report names it by: its products (never the client)."""
+        return ", ".join(p.name for p in self.products.all())[:160]
 
     def as_input(self, locale: str = "ru") -> IllustrationInput:
         products = tuple(

@@ -17,8 +17,8 @@ def translated_texts(years: int) -> Texts:
         title=gettext("{client}: how savings can grow in {years}"),
         subtitle=gettext("Initial amount {initial}"),
         subtitle_topup=gettext("Initial amount {initial} plus {monthly} every month"),
-        initial_caption=gettext("Initial amount"),
-        reference_line=gettext("initial amount"),
+        height_caption=gettext("Tree height: gain over {years}. On the crown: the rate a year."),
+        gold_caption=gettext("gold at the roots: the initial amount, the same for every product"),
         legend_title=gettext("Risk:"),
         risk_labels={"low": gettext("low"), "medium": gettext("medium"), "high": gettext("high")},
         compounding_labels={
@@ -37,8 +37,8 @@ def translated_texts(years: int) -> Texts:
         ),
         desc_intro=gettext("Projection over {years} for {initial}{topup}."),
         desc_topup=gettext(" plus {monthly} a month"),
-        desc_item=gettext("{name}: {value} ({gain_pct}, {gain})"),
-        tree_title=gettext("{name}: {value} after {years}; gain {gain_pct}, {gain}"),
+        desc_item=gettext("{name}: {rate} a year, {value} ({gain_pct}, {gain})"),
+        tree_title=gettext("{name}: {rate} a year; {value} after {years}; gain {gain_pct}, {gain}"),
         years_text=tuple(ngettext("%(n)d year", "%(n)d years", n) % {"n": n} for n in range(years + 1)),
     )
 

@@ -18,4 +18,8 @@ urlpatterns = [
     path("s/<str:token>/illustration.svg", views.share_svg, name="share_svg"),
     path("s/<str:token>/illustration.pdf", views.share_pdf, name="share_pdf"),
     path("s/<str:token>/event/", views.share_event, name="share_event"),
+    path("s/<str:token>/look/", views.share_look, name="share_look"),
+    # Showing an illustration on a live call's client page.
+    path("call/<uuid:call_id>/show/<uuid:illustration_id>/", views.show_on_call, name="show_on_call"),
+    path("call/<uuid:call_id>/hide/", views.hide_on_call, name="hide_on_call"),
 ]

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 import uuid
 from collections.abc import Callable
 from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -14,9 +19,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
+from calls.broadcast import send_to_call
+from calls.models import Call, Consent, Showing, ShowingSource
 from illustrations.forms import PRESETS, IllustrationForm, ShareForm, product_formset
 from illustrations.models import (
     TARGET_CLARITY,
@@ -30,11 +37,15 @@ from illustrations.models import (
     pilot_summary,
 )
 from illustrations.pilot import pilot_chart_svg
+from illustrations.reaction import reactions
 from illustrations.texts import scene_for
 from illustrations.trees import frames, render_scene
 from lib.pdf import render_pdf
 
 EVENT_KINDS = ("slider", "details", "understood", "rating")
+# Signs a call id into the "look" URL the manager's Show sends to the client's capture page.
+LOOK_SALT = "illustrations.look"
+LOOK_MAX_AGE_S = 24 * 3600
 
 
 # --------------------------------------------------------------------------- staff pages
@@ -44,6 +55,15 @@ def _get_illustration_for_user(request: HttpRequest, illustration_id: uuid.UUID)
     """The illustration if this user may see it; 404 otherwise, so others' ids leak nothing."""
     queryset = Illustration.objects.for_user(request.user).select_related("manager")
     return get_object_or_404(queryset.prefetch_related("products"), pk=illustration_id)
+
+
+def _get_own_illustration(request: HttpRequest, illustration_id: uuid.UUID) -> Illustration:
+    """The illustration for a change (its client-facing links): only its own manager may; everyone else who
+    can see it (a supervisor, an admin) is read-only here as everywhere (403), the rest get 404."""
+    illustration = _get_illustration_for_user(request, illustration_id)
+    if illustration.manager_id != request.user.pk:
+        raise PermissionDenied
+    return illustration
 
 
 @login_required
@@ -59,7 +79,7 @@ def illustration_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def illustration_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        form = IllustrationForm(request.POST)
+        form = IllustrationForm(request.POST, user=request.user)
         formset = product_formset(request.POST)
         if form.is_valid() and formset.is_valid():
             with transaction.atomic():
@@ -70,7 +90,7 @@ def illustration_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Illustration created. Share it with the client when ready."))
             return redirect(illustration)
     else:
-        form = IllustrationForm()
+        form = IllustrationForm(user=request.user, initial={"client": request.GET.get("client") or None})
         formset = product_formset()
     presets = {
         key: {**value, "name": str(value["name"]), "rate_pct": str(value["rate_pct"])} for key, value in PRESETS.items()
@@ -83,9 +103,11 @@ def illustration_detail(request: HttpRequest, illustration_id: uuid.UUID) -> Htt
     illustration = _get_illustration_for_user(request, illustration_id)
     links = list(illustration.links.all())
     share_urls = {link.id: request.build_absolute_uri(link.get_share_url()) for link in links if link.state == "active"}
+    scene = scene_for(illustration)
     context = {
         "illustration": illustration,
-        "svg": render_scene(scene_for(illustration)),
+        "svg": render_scene(scene),
+        "svg_narrow": render_scene(scene, layout="narrow"),
         "links": [(link, share_urls.get(link.id)) for link in links],
         "share_form": ShareForm(),
     }
@@ -95,7 +117,7 @@ def illustration_detail(request: HttpRequest, illustration_id: uuid.UUID) -> Htt
 @login_required
 @require_POST
 def share_create(request: HttpRequest, illustration_id: uuid.UUID) -> HttpResponse:
-    illustration = _get_illustration_for_user(request, illustration_id)
+    illustration = _get_own_illustration(request, illustration_id)
     form = ShareForm(request.POST)
     if form.is_valid():
         ShareLink.issue(illustration, days=form.cleaned_data["days"])
@@ -108,7 +130,7 @@ def share_create(request: HttpRequest, illustration_id: uuid.UUID) -> HttpRespon
 @login_required
 @require_POST
 def share_revoke(request: HttpRequest, illustration_id: uuid.UUID, link_id: uuid.UUID) -> HttpResponse:
-    illustration = _get_illustration_for_user(request, illustration_id)
+    illustration = _get_own_illustration(request, illustration_id)
     link = get_object_or_404(ShareLink, pk=link_id, illustration=illustration)
     link.revoke()
     messages.success(request, _("The link is revoked: the client can no longer open it."))
@@ -127,18 +149,21 @@ def _svg_response(svg: str, filename: str) -> HttpResponse:
 
 
 def _pdf_bytes(request: HttpRequest, illustration: Illustration) -> bytes:
+    return render_pdf(_pdf_html(request, illustration), base_url=request.build_absolute_uri("/"))
+
+
+def _pdf_html(request: HttpRequest, illustration: Illustration) -> str:
     scene = scene_for(illustration)
     rows = []
     step = 1 if illustration.horizon_years <= 10 else 5
     years = sorted({*range(0, illustration.horizon_years + 1, step), illustration.horizon_years})
     for year in years:
         rows.append((scene.years_phrase(year), [scene.money(p.values[year]) for p in scene.projections]))
-    html = render_to_string(
+    return render_to_string(
         "illustrations/pdf.html",
         {"illustration": illustration, "svg": render_scene(scene), "names": scene.names, "rows": rows},
         request=request,
     )
-    return render_pdf(html, base_url=request.build_absolute_uri("/"))
 
 
 def _pdf_response(pdf: bytes) -> HttpResponse:
@@ -166,7 +191,7 @@ def pilot(request: HttpRequest) -> HttpResponse:
     links = list(
         ShareLink.objects.for_user(request.user)
         .select_related("illustration", "illustration__manager")
-        .prefetch_related("views")[:1000]
+        .prefetch_related("views", "illustration__products")[:1000]
     )
     summary = pilot_summary(links)
     targets = {"clarity": TARGET_CLARITY, "engagement": TARGET_ENGAGEMENT_PCT, "understand_s": TARGET_UNDERSTAND_S}
@@ -177,8 +202,104 @@ def pilot(request: HttpRequest) -> HttpResponse:
         "target": _("target"),
     }
     chart = pilot_chart_svg(summary, labels=labels, no_data=_("no data yet"))
-    context = {"summary": summary, "targets": targets, "chart": chart}
+    # Per illustration: the pilot's measures beside the client's reaction while looking at it during calls.
+    groups: dict = {}
+    for link in links:
+        groups.setdefault(link.illustration_id, (link.illustration, []))[1].append(link)
+    per_ill, reaction_all = reactions(groups)
+    per_illustration = [
+        {"illustration": ill, "measures": pilot_summary(group), "reaction": per_ill.get(ill_id)}
+        for ill_id, (ill, group) in groups.items()
+    ]
+    context = {
+        "summary": summary,
+        "targets": targets,
+        "chart": chart,
+        "per_illustration": per_illustration,
+        "reaction_all": reaction_all,
+    }
     return render(request, "illustrations/pilot.html", context)
+
+
+# --------------------------------------------------------------------------- showing during a live call
+
+
+def _get_open_call_for_manager(request: HttpRequest, call_id: uuid.UUID) -> Call:
+    """The user's own open call (a live page is the call manager's alone); 404 otherwise."""
+    return get_object_or_404(Call.objects.for_manager(request.user).open().select_related("client"), pk=call_id)
+
+
+def _active_link(illustration: Illustration) -> ShareLink:
+    """The illustration's newest active link, or a new one: what the client's page opens."""
+    for link in illustration.links.order_by("-created"):
+        if link.state == LinkState.ACTIVE:
+            return link
+    return ShareLink.issue(illustration)
+
+
+def _shown_reply(request: HttpRequest, call: Call, payload: dict) -> HttpResponse:
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse(payload)
+    return redirect("calls:call_live", call_id=call.pk)
+
+
+@login_required
+@require_POST
+def show_on_call(request: HttpRequest, call_id: uuid.UUID, illustration_id: uuid.UUID) -> HttpResponse:
+    """The manager's Show: the client's capture page displays the illustration (its share link). The showing is
+    recorded when the client's page reports that it is on screen (share_look), not here."""
+    call = _get_open_call_for_manager(request, call_id)
+    illustration = _get_own_illustration(request, illustration_id)
+    if illustration.client_id is None:  # shown to this client: listed on their later calls too
+        illustration.client = call.client
+        illustration.save(update_fields=["client"])
+    link = _active_link(illustration)
+    token = link.token
+    look = reverse("illustrations:share_look", args=[token]) + "?c=" + signing.dumps(str(call.pk), salt=LOOK_SALT)
+    svg = reverse("illustrations:share_svg", args=[token])
+    send_to_call(
+        call.pk,
+        {
+            "type": "illustration.show",
+            "title": illustration.products_label,
+            "url": request.build_absolute_uri(link.get_share_url()),
+            "svg": svg,
+            "svg_narrow": svg + "?layout=narrow",
+            "look": look,
+        },
+    )
+    return _shown_reply(request, call, {"shown": str(illustration.pk)})
+
+
+@login_required
+@require_POST
+def hide_on_call(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
+    """The manager's Stop showing: the client's page closes it; the open showings end now."""
+    call = _get_open_call_for_manager(request, call_id)
+    send_to_call(call.pk, {"type": "illustration.hide"})
+    Showing.objects.stop(call.pk)
+    return _shown_reply(request, call, {"shown": None})
+
+
+def _call_for_look(request: HttpRequest, link: ShareLink) -> tuple[Call | None, str]:
+    """The open call this look belongs to, and how it came: the call signed into the URL by the manager's Show,
+    or else the illustration's client's live call with the same manager. Only with the call's consent given."""
+    illustration = link.illustration
+    signed = request.GET.get("c")
+    if signed:
+        try:
+            call_id = uuid.UUID(str(signing.loads(signed, salt=LOOK_SALT, max_age=LOOK_MAX_AGE_S)))
+        except (signing.BadSignature, TypeError, ValueError):
+            return None, ""
+        calls, source = Call.objects.open().filter(pk=call_id), ShowingSource.MANAGER
+    elif illustration.client_id is not None:
+        calls, source = Call.objects.live().filter(client_id=illustration.client_id), ShowingSource.LINK
+    else:
+        return None, ""
+    call = calls.filter(manager_id=illustration.manager_id).order_by("-started_at").first()
+    if call is None or not Consent.objects.active().filter(call=call).exists():
+        return None, ""
+    return call, source
 
 
 # --------------------------------------------------------------------------- the client's page (no login)
@@ -224,6 +345,7 @@ def share_page(request: HttpRequest, link: ShareLink, token: str) -> HttpRespons
         {
             "view": str(view.id),
             "eventUrl": reverse("illustrations:share_event", args=[token]),
+            "lookUrl": reverse("illustrations:share_look", args=[token]),
             "labels": {
                 "value": _("Value"),
                 "invested": _("Paid in"),
@@ -240,6 +362,7 @@ def share_page(request: HttpRequest, link: ShareLink, token: str) -> HttpRespons
     context = {
         "illustration": illustration,
         "svg": render_scene(scene),
+        "svg_narrow": render_scene(scene, layout="narrow"),
         "island": data,
         "names": scene.names,
         "table": table,
@@ -253,14 +376,45 @@ def share_page(request: HttpRequest, link: ShareLink, token: str) -> HttpRespons
 @_with_link
 def share_svg(request: HttpRequest, link: ShareLink, token: str) -> HttpResponse:
     illustration = Illustration.objects.prefetch_related("products").get(pk=link.illustration_id)
-    return _svg_response(render_scene(scene_for(illustration)), "illustration.svg")
+    layout = "narrow" if request.GET.get("layout") == "narrow" else "wide"
+    return _svg_response(render_scene(scene_for(illustration), layout=layout), "illustration.svg")
+
+
+# Anonymous share-link PDFs: each link may have this many per minute (per web process); each rendering is kept
+# for a day under the hash of its HTML, which changes with the illustration, the language and the template.
+SHARE_PDF_PER_MINUTE = 6
+SHARE_PDF_CACHE_SECONDS = 24 * 3600
+
+
+def _share_pdf_allowed(link: ShareLink) -> bool:
+    key = f"illustrations:share-pdf-rate:{link.pk}:{int(time.time() // 60)}"
+    cache.add(key, 0, timeout=120)
+    try:
+        return cache.incr(key) <= SHARE_PDF_PER_MINUTE
+    except ValueError:  # evicted between add and incr
+        return True
+
+
+def _cached_pdf_bytes(request: HttpRequest, illustration: Illustration) -> bytes:
+    pdf_html = _pdf_html(request, illustration)
+    key = "illustrations:share-pdf:" + hashlib.sha256(pdf_html.encode()).hexdigest()
+    pdf = cache.get(key)
+    if pdf is None:
+        pdf = render_pdf(pdf_html, base_url=request.build_absolute_uri("/"))
+        cache.set(key, pdf, timeout=SHARE_PDF_CACHE_SECONDS)
+    return pdf
 
 
 @require_GET
 @_with_link
 def share_pdf(request: HttpRequest, link: ShareLink, token: str) -> HttpResponse:
+    if not _share_pdf_allowed(link):
+        response = HttpResponse(_("Too many downloads of this PDF: try again in a minute."), status=429,
+                                content_type="text/plain; charset=utf-8")  # fmt: skip
+        response["Retry-After"] = "60"
+        return response
     illustration = Illustration.objects.prefetch_related("products").get(pk=link.illustration_id)
-    return _pdf_response(_pdf_bytes(request, illustration))
+    return _pdf_response(_cached_pdf_bytes(request, illustration))
 
 
 @require_POST
@@ -284,3 +438,28 @@ def share_event(request: HttpRequest, link: ShareLink, token: str) -> HttpRespon
         return JsonResponse({"error": "unknown view"}, status=404)
     view.record(kind, rating)
     return JsonResponse({"ok": True})
+
+
+@csrf_exempt  # the signed token in the URL is the capability; no cookie authorises anything here
+@require_POST
+@_with_link
+def share_look(request: HttpRequest, link: ShareLink, token: str) -> HttpResponse:
+    """The client's page reports that the illustration came on screen or left it (sendBeacon on the way out).
+    During a live call of this client, the call's timeline gets the interval; otherwise nothing is kept."""
+    if len(request.body) > 256:
+        return JsonResponse({"error": "too large"}, status=400)
+    try:
+        state = json.loads(request.body or b"{}").get("state")
+    except (ValueError, AttributeError):
+        return JsonResponse({"error": "bad request"}, status=400)
+    if state not in ("start", "stop"):
+        return JsonResponse({"error": "bad state"}, status=400)
+    call, source = _call_for_look(request, link)
+    if call is None:
+        return JsonResponse({"marked": False})
+    if state == "start":
+        illustration = Illustration.objects.prefetch_related("products").get(pk=link.illustration_id)
+        Showing.objects.start(call, illustration.pk, illustration.products_label, source)
+    else:
+        Showing.objects.stop(call.pk, link.illustration_id)
+    return JsonResponse({"marked": True})

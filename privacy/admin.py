@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from privacy.erasure import erase_client, export_client
-from privacy.models import AuditEvent, DestructionRecord, LoginFailure
+from privacy.models import AuditEvent, DestructionRecord
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -38,18 +38,6 @@ class AuditEventAdmin(ReadOnlyAdmin):
 class DestructionRecordAdmin(ReadOnlyAdmin):
     list_display = ("at", "kind", "total", "subject", "actor_label")
     list_filter = ("kind",)
-
-
-@admin.register(LoginFailure)
-class LoginFailureAdmin(admin.ModelAdmin):
-    list_display = ("username", "at", "locks_until")
-    search_fields = ("username",)
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 # Admin actions for emotions.Client (wired in calls/admin.py).

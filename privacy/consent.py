@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from django.utils.translation import gettext
 
-CURRENT_VERSION = "2026-01"
+CURRENT_VERSION = "2026-02"
 DEFAULT_LANGUAGE = "ru"
 
 
@@ -135,6 +135,19 @@ _TEXTS: dict[tuple[str, str], dict] = {
         "agree": "Я согласен(на) на анализ выражения моего лица во время этого звонка",
     },
 }
+
+# 2026-02: the same consent, and it says that the moments an illustration was on the client's screen are marked
+# (start and end times only), so the report can set the client's reaction beside what they were looking at.
+_SHOWN = {
+    "en": "the start and end times of the moments when an investment illustration was on your screen during the "
+    "call (shown by your manager or opened by you), to set your reaction beside what you were looking at",
+    "ru": "время начала и окончания моментов, когда во время звонка на вашем экране была инвестиционная "
+    "иллюстрация (её показал менеджер или открыли вы), чтобы сопоставить вашу реакцию с тем, что вы видели",
+}
+for _language, _item in _SHOWN.items():
+    _previous = _TEXTS[("2026-01", _language)]
+    _data = _previous["data"]
+    _TEXTS[("2026-02", _language)] = {**_previous, "data": (*_data[:3], _item, *_data[3:])}
 
 VERSIONS: frozenset[str] = frozenset(version for version, _ in _TEXTS)
 LANGUAGES: tuple[str, ...] = ("ru", "en")

@@ -27,10 +27,24 @@ class RetentionRule:
     date_field: str  # rows older than the period, by this field, are destroyed
     setting: str  # days, from settings
     name: str = ""  # what the rows are, for people (translated lazily)
+    # A QuerySet method ``(cutoff) -> rows`` where "older than the cutoff by date_field" is not the whole rule
+    # (a client is kept while they still have recent calls).
+    select: str = ""
 
 
-# Consents are not here on purpose: they are the evidence for processing and go with their call.
+# Calls go with their consents (the evidence for processing), scores, reports and notifications; consent
+# records have the calls' period, so none outlives its call; a client's name and contacts go once the client has
+# had no call for MIMIC_RETENTION_CLIENTS_DAYS.
 RETENTION_RULES: tuple[RetentionRule, ...] = (
+    RetentionRule("emotions.Call", "created", "MIMIC_RETENTION_CALLS_DAYS", _("Calls, with their consents")),
+    RetentionRule("emotions.Consent", "given_at", "MIMIC_RETENTION_CALLS_DAYS", _("Consent records")),
+    RetentionRule(
+        "emotions.Client",
+        "created",
+        "MIMIC_RETENTION_CLIENTS_DAYS",
+        _("Clients' names and contacts"),
+        select="without_calls_since",
+    ),
     RetentionRule("emotions.EmotionSample", "created", "MIMIC_RETENTION_SAMPLES_DAYS", _("Emotion scores of calls")),
     RetentionRule("emotions.Notification", "created", "MIMIC_RETENTION_SAMPLES_DAYS", _("Portal notifications")),
     RetentionRule("reports.Recording", "created", "MIMIC_RETENTION_SAMPLES_DAYS", _("Uploaded recordings")),
@@ -47,7 +61,9 @@ RETENTION_RULES: tuple[RetentionRule, ...] = (
         _("Investment illustrations"),
     ),
     RetentionRule("dion.DionMeeting", "created", "MIMIC_RETENTION_MEETINGS_DAYS", _("Dion meetings")),
-    RetentionRule("privacy.LoginFailure", "at", "MIMIC_RETENTION_LOGIN_FAILURES_DAYS", _("Failed sign-ins")),
+    # django-axes' logs (accounts.lockout): every failed sign-in, and every sign-in with its address.
+    RetentionRule("axes.AccessFailureLog", "attempt_time", "MIMIC_RETENTION_LOGIN_FAILURES_DAYS", _("Failed sign-ins")),
+    RetentionRule("axes.AccessLog", "attempt_time", "MIMIC_RETENTION_SIGN_INS_DAYS", _("Sign-ins")),
 )
 
 
@@ -62,6 +78,13 @@ def active_rules() -> list[tuple[RetentionRule, type]]:
         if any(f.name == rule.date_field for f in model._meta.get_fields()):
             found.append((rule, model))
     return found
+
+
+def expired_rows(rule: RetentionRule, model: type, cutoff: datetime):
+    """The rows of ``model`` past the rule's period at ``cutoff``."""
+    if rule.select:
+        return getattr(model._default_manager, rule.select)(cutoff)
+    return model._default_manager.filter(**{f"{rule.date_field}__lt": cutoff})
 
 
 def period_days(rule: RetentionRule) -> int:
@@ -83,7 +106,7 @@ def purge_expired(now: datetime | None = None, actor: Any = "retention") -> Dest
             continue
         cutoff = now - timedelta(days=days)
         cutoffs[rule.model] = cutoff.isoformat()
-        counts.update(delete_with_files(model._default_manager.filter(**{f"{rule.date_field}__lt": cutoff})))
+        counts.update(delete_with_files(expired_rows(rule, model, cutoff)))
     actor_label = actor.get_username() if hasattr(actor, "get_username") else str(actor)
     record = DestructionRecord.objects.create(
         at=now, kind=DestructionKind.RETENTION, counts=dict(counts), cutoffs=cutoffs, actor_label=actor_label
@@ -118,7 +141,7 @@ def retention_status(now: datetime | None = None) -> list[RuleStatus]:
         expired = 0
         if days > 0:
             cutoff = now - timedelta(days=days)
-            expired = model._default_manager.filter(**{f"{rule.date_field}__lt": cutoff}).count()
+            expired = expired_rows(rule, model, cutoff).count()
         last_purged = None
         if last is not None and rule.model in last.cutoffs:
             last_purged = int(last.counts.get(rule.model, 0))

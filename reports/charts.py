@@ -17,10 +17,11 @@ from xml.sax.saxutils import escape, quoteattr
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
-from lib.palette import ACCENT, FONT, GRID, INK, MUTED, NEG, POS
+from lib.palette import ACCENT, FONT, GRID, INK, MUTED, NEG, POS, SERIES
 from lib.palette import SERIES as PALETTE
 from lib.timefmt import format_duration, format_local
 
+SHOWN = SERIES[0]  # blue: apart from the valence line's green and the episodes' red
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 2 1 2", "3 3")
 
 # Units for ``unit=``: English msgids, translated when the chart is drawn (" " + SECONDS reads "12 с" in Russian).
@@ -111,10 +112,13 @@ def timeline_chart(
     max_gap_ms: int = 2000,
     max_points: int = 600,
     tooltips: bool = True,
+    shown: Sequence[dict] = (),
 ) -> str:
     """Valence over the call (score -1..1 per frame, None where no face), with episodes and gaps marked.
 
-    ``labels`` translates the fixed words: positive, negative, no_data, episode, valence.
+    ``shown``: intervals when something was on the client's screen (``start_ms``, ``end_ms``, ``mark`` (a short
+    letter), ``label``), drawn as bands under a marker strip at the plot's foot.
+    ``labels`` translates the fixed words: positive, negative, no_data, episode, valence, shown.
     ``tooltips=False`` drops per-element <title>s (print has no hover; fewer nodes render faster).
     """
     words = {
@@ -123,6 +127,7 @@ def timeline_chart(
         "no_data": "no data",
         "episode": "negative episode",
         "valence": "valence",
+        "shown": "illustration on screen",
     }
     words.update({k: str(v) for k, v in (labels or {}).items()})
     left, right, top, bottom = 62, 14, 22, 58
@@ -178,6 +183,18 @@ def timeline_chart(
             out.append(
                 f'<text x="{cx:.1f}" y="{top - 6}" text-anchor="middle" font-weight="bold" fill="{NEG}">{n}</text>'
             )
+    for item in shown:
+        sx, sw = x(item["start_ms"]), max(x(item["end_ms"]) - x(item["start_ms"]), 2)
+        tip = f"<title>{_t(item['label'])}: {format_ms(item['start_ms'])}–{format_ms(item['end_ms'])}</title>"
+        out.append(
+            f'<g class="shown" data-start-ms="{int(item["start_ms"])}" data-end-ms="{int(item["end_ms"])}">'
+            f'<rect x="{sx:.1f}" y="{top}" width="{sw:.1f}" height="{plot_h}" fill="{SHOWN}" fill-opacity="0.10"/>'
+            f'<rect x="{sx:.1f}" y="{top + plot_h - 12}" width="{sw:.1f}" height="12" fill="{SHOWN}" '
+            f'fill-opacity="0.85">'
+            f"{tip if tooltips else ''}</rect>"
+            f'<text x="{sx + 3:.1f}" y="{top + plot_h - 2.5}" fill="#ffffff" font-size="10" font-weight="bold">'
+            f"{_t(item['mark'])}</text></g>"
+        )
     points = [(int(p["t_ms"]), p["score"]) for p in series]
     bucket = span / max_points if len(points) > max_points else 0
     for seg in _segments(points, max_gap_ms):
@@ -205,6 +222,11 @@ def timeline_chart(
         f'<rect x="{left + 350}" y="{ly - 10}" width="16" height="11" fill="url(#{_t(pid)})" stroke="#9aa5b1"/>'
         f'<text x="{left + 372}" y="{ly}">{_t(words["no_data"])}</text>'
     )
+    if shown:
+        out.append(
+            f'<rect x="{left + 490}" y="{ly - 10}" width="16" height="11" fill="{SHOWN}" fill-opacity="0.85"/>'
+            f'<text x="{left + 512}" y="{ly}">{_t(words["shown"])}</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 

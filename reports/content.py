@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
-from calls.models import EXPRESSION_NAMES, EmotionSample, Valence
+from calls.models import EXPRESSION_NAMES, EmotionSample, Showing, Valence
 from engine.analytics import SATISFACTION_FOOTNOTE, valence_series
+from engine.exposure import reaction
 from engine.labels import valence_of
-from lib.palette import NEG, NEUTRAL, POS
+from lib.palette import ACCENT, NEG, NEUTRAL, POS
 from lib.timefmt import csv_datetime, csv_zone_column, duration_seconds, format_duration, format_local
 from reports import charts
 from reports.models import CallReport
@@ -17,6 +18,7 @@ from reports.trends import PERIOD_STEP
 EXPRESSION_ORDER: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "contempt")
 VALENCE_NAMES = dict(Valence.choices)
 VALENCE_COLOURS = {"positive": POS, "neutral": NEUTRAL, "negative": NEG}
+VALENCE_ORDER: tuple[str, ...] = ("negative", "neutral", "positive")
 PREVIOUS_CALLS = 10
 
 
@@ -48,6 +50,50 @@ def call_duration_ms(call, timeline_ms: float | None) -> int | None:
     return None if timeline_ms is None else int(timeline_ms)
 
 
+def shown_items(call, t_ms: list[int], found: list[bool], probs: list) -> list[dict]:
+    """What was on the client's screen during the call (calls.Showing), one entry per thing shown, lettered
+    A, B, … in the order first shown: its intervals, and the client's reaction while it was on screen against
+    the rest of the call (the time when nothing was shown)."""
+    by_subject: dict = {}
+    for showing in Showing.objects.filter(call=call).order_by("started_at"):
+        interval = showing.interval_ms(call)
+        if interval is not None:
+            by_subject.setdefault(showing.subject, {"label": showing.label, "intervals": []})["intervals"].append(
+                interval
+            )
+    every = [iv for item in by_subject.values() for iv in item["intervals"]]
+    items = []
+    for n, (subject, item) in enumerate(by_subject.items()):
+        mark = chr(ord("A") + n) if n < 26 else str(n + 1)
+        result = reaction(t_ms, found, probs, item["intervals"], every)
+        rows = []
+        for key, name in (("during", _("While shown")), ("rest", _("Rest of the call"))):
+            part = result[key]
+            rows.append(
+                {
+                    "key": key,
+                    "name": name,
+                    "frames": part["frames_with_face"],
+                    "valences": [{"key": v, "pct": part["valence_pct"][v]} for v in VALENCE_ORDER],
+                    "satisfaction_pct": part["satisfaction_pct"],
+                }
+            )
+        items.append(
+            {
+                "subject": subject,
+                "mark": mark,
+                "label": item["label"],
+                "intervals": [
+                    {"start_ms": a, "end_ms": b, "start": charts.format_ms(a), "end": charts.format_ms(b)}
+                    for a, b in item["intervals"]
+                ],
+                "seconds": round(result["shown_ms"] / 1000),
+                "rows": rows,
+            }
+        )
+    return items
+
+
 def build_report_context(report: CallReport, chart_prefix: str = "report") -> dict:
     call = report.call
     summary = report.summary or {}
@@ -68,9 +114,10 @@ def build_report_context(report: CallReport, chart_prefix: str = "report") -> di
         for key in EXPRESSION_ORDER
     ]
     val_pct = summary.get("valence_pct", {})
+    # The design's order: negative, neutral, positive, under overall satisfaction.
     valences = [
-        {"key": key, "name": VALENCE_NAMES[key], "pct": float(val_pct.get(key, 0.0))}
-        for key in ("positive", "neutral", "negative")
+        {"key": key, "name": VALENCE_NAMES[key], "pct": float(val_pct.get(key, 0.0)), "colour": VALENCE_COLOURS[key]}
+        for key in VALENCE_ORDER
     ]
     episodes = [
         {
@@ -88,8 +135,14 @@ def build_report_context(report: CallReport, chart_prefix: str = "report") -> di
         for g in summary.get("gaps", [])
     ]
 
+    shown = shown_items(call, t_ms, found, probs)
     timeline_svg = charts.timeline_chart(
         series,
+        shown=[
+            {**iv, "mark": item["mark"], "label": f"{item['mark']}: {item['label']}"}
+            for item in shown
+            for iv in item["intervals"]
+        ],
         duration_ms=max(duration_ms or 0, max(t_ms) if t_ms else 0),  # the whole call and every sample
         episodes=summary.get("negative_episodes", []),
         gaps=summary.get("gaps", []),
@@ -105,6 +158,7 @@ def build_report_context(report: CallReport, chart_prefix: str = "report") -> di
             "no_data": _("no data"),
             "episode": _("negative episode"),
             "valence": _("valence"),
+            "shown": _("illustration on screen"),
         },
         chart_id=f"{chart_prefix}-timeline",
         tooltips=chart_prefix != "pdf",
@@ -140,6 +194,7 @@ def build_report_context(report: CallReport, chart_prefix: str = "report") -> di
         "duration": format_duration(duration_ms),
         "expressions": expressions,
         "valences": valences,
+        "satisfaction_colour": ACCENT,
         "episodes": episodes,
         "gaps": gaps,
         "footnote": satisfaction_footnote(),
@@ -151,11 +206,13 @@ def build_report_context(report: CallReport, chart_prefix: str = "report") -> di
         "recording": getattr(call, "recording", None),
         "feedback": getattr(call, "feedback", None),
         "dominant_name": EXPRESSION_NAMES.get(summary.get("dominant") or "", ""),
+        "shown": shown,
     }
 
 
 def report_csv_rows(ctx: dict) -> list[tuple]:
-    """Rows (section, item, value) for the per-call CSV."""
+    """Rows (section, item, value) for the per-call CSV, in the report table's order: overall satisfaction, the
+    negative, neutral and positive shares, then each expression."""
     call = ctx["call"]
     report = ctx["report"]
     rows: list[tuple] = [
@@ -166,11 +223,16 @@ def report_csv_rows(ctx: dict) -> list[tuple]:
         ("call", "face_visible_pct", report.face_visible_pct),
         ("call", "source", call.source),
     ]
-    rows += [("expression_pct", e["key"], e["pct"]) for e in ctx["expressions"]]
-    rows += [("valence_pct", v["key"], v["pct"]) for v in ctx["valences"]]
     rows.append(("satisfaction_pct", "overall", report.satisfaction_pct))
+    rows += [("valence_pct", v["key"], v["pct"]) for v in ctx["valences"]]
+    rows += [("expression_pct", e["key"], e["pct"]) for e in ctx["expressions"]]
     for ep in ctx["episodes"]:
         rows.append(("negative_episode", f"{ep['n']}", f"{ep['start']}–{ep['end']}"))
     for g in ctx["gaps"]:
         rows.append(("gap", f"{g['start']}", f"{g['start']}–{g['end']}"))
+    for item in ctx.get("shown", ()):
+        intervals = ", ".join(f"{iv['start']}–{iv['end']}" for iv in item["intervals"])
+        rows.append(("shown", f"{item['mark']}: {item['label']}", intervals))
+        for row in item["rows"]:
+            rows.append((f"shown_{row['key']}", f"{item['mark']} satisfaction_pct", row["satisfaction_pct"]))
     return rows

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from lib.querysets import VisibleToUserQuerySet
 
 # Bump when the PDF layout changes so cached PDFs are rendered again.
-PDF_LAYOUT_VERSION = 5
+PDF_LAYOUT_VERSION = 6
 
 
 class CallReportQuerySet(VisibleToUserQuerySet):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from calls.models import Call, CallSource, CallStatus, EmotionSample, ScoredFrame
 from engine.analytics import summarize
+from engine.labels import POOR_VIEW_FLAGS
 from reports.models import CallReport, Recording, RecordingStatus
 from reports.pilot import label_agreement
 
@@ -27,6 +28,37 @@ def probe_video(path: str | Path) -> str | None:
             return "no decodable video frames"
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
         return type(exc).__name__
+
+
+def limits_problem(path: str | Path) -> str | None:
+    """Why a recording is refused before a pixel is decoded (resolution or duration from the container header,
+    settings MIMIC_UPLOAD_MAX_PIXELS / MIMIC_UPLOAD_MAX_SECONDS), as the manager reads it; None when within."""
+    from django.conf import settings
+    from django.utils.translation import gettext as _
+
+    try:
+        with av.open(str(path), mode="r") as container:
+            if not container.streams.video:
+                return None  # probe_video says why
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width or 0, stream.codec_context.height or 0
+            if width * height > settings.MIMIC_UPLOAD_MAX_PIXELS or max(width, height) > 8192:
+                return _("The video's resolution (%(width)s×%(height)s) is over the limit.") % {
+                    "width": width,
+                    "height": height,
+                }
+            duration_s = None
+            if stream.duration and stream.time_base:
+                duration_s = float(stream.duration * stream.time_base)
+            elif container.duration:
+                duration_s = container.duration / av.time_base
+            if duration_s is not None and duration_s > settings.MIMIC_UPLOAD_MAX_SECONDS:
+                return _("The recording is longer than the limit of %(minutes)d minutes.") % {
+                    "minutes": settings.MIMIC_UPLOAD_MAX_SECONDS // 60
+                }
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError):
+        return None  # probe_video says why
+    return None
 
 
 @transaction.atomic
@@ -63,7 +95,10 @@ def store_ended_call(
     )
     if summary is None:
         summary = summarize(
-            [r["t_ms"] for r in timeline], [r["face_found"] for r in timeline], [r["probs"] for r in timeline]
+            [r["t_ms"] for r in timeline],
+            [r["face_found"] for r in timeline],
+            [r["probs"] for r in timeline],
+            poor_view=[bool(POOR_VIEW_FLAGS.intersection(r.get("flags") or ())) for r in timeline],
         )
     CallReport.store(call, summary)
     return call

@@ -33,8 +33,9 @@ def build_call_report(call_id: str) -> bool:
         # Never consented, or consent withdrawn: there is nothing to report.
         send_to_call(call_id, {"type": "call.report", "url": None})
         return False
-    t_ms, found, probs = EmotionSample.objects.filter(call=call).timeline()
-    CallReport.store(call, summarize(t_ms, found, probs))
+    samples = EmotionSample.objects.filter(call=call)
+    t_ms, found, probs = samples.timeline()
+    CallReport.store(call, summarize(t_ms, found, probs, poor_view=samples.poor_view()))
     url = call.report_url
     # A worker has no request language: the texts are stored and mailed in the site's language (users have no
     # language of their own).
@@ -113,7 +114,10 @@ def analyze_recording(recording_id: str) -> None:
         return
     Recording.objects.filter(pk=recording.pk).update(status=RecordingStatus.PROCESSING)
     try:
-        result = analyze_video(recording.file.path, fps=2.0, progress=_Progress(recording.pk), engine=get_engine())
+        result = analyze_video(
+            recording.file.path, fps=2.0, progress=_Progress(recording.pk), engine=get_engine(),
+            max_seconds=settings.MIMIC_UPLOAD_MAX_SECONDS,
+        )  # fmt: skip
         store_analysis(recording, result)
     except BadVideo as exc:
         logger.info("Recording %s could not be analysed: %s", recording_id, exc.reason)

@@ -37,7 +37,7 @@ from reports.pilot import (
     load_model_metrics,
     model_flagged_negative,
 )
-from reports.recordings import probe_video
+from reports.recordings import limits_problem, probe_video
 from reports.tasks import render_report_pdf, start_analysis
 
 PAGE_SIZE = 25
@@ -364,11 +364,12 @@ def _accept_upload(request: HttpRequest, form: UploadForm) -> Recording | None:
         labels=form.cleaned_data.get("labels"),
     )
     recording.file.save(video.name, video, save=False)
-    reason = probe_video(recording.file.path)
+    too_big = limits_problem(recording.file.path)
+    reason = too_big or probe_video(recording.file.path)
     if reason is not None:
         # Leave nothing behind: the file goes and no record is created.
         default_storage.delete(recording.file.name)
-        form.add_error("video", _("This file cannot be read as a video (corrupt or unsupported format)."))
+        form.add_error("video", too_big or _("This file cannot be read as a video (corrupt or unsupported format)."))
         return None
     with transaction.atomic():
         recording.save()

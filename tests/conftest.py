@@ -13,19 +13,44 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test.client import ClientMixin
 
 import engine.inference as inference
 from accounts.models import Role, User
 from calls.models import Call, CallStatus, Client
+from tests.support.appendonly import allow_test_flush
 from tests.support.live import REDIS
 from tests.support.servers import CeleryWorker, db_env
+from tests.support.twofactor import verify_session
 
 PASSWORD = "correct-horse-battery"
+
+# ``client.force_login(user)`` means signed in with both factors: the session also records the user's TOTP device
+# (tests/support/twofactor.py), as a real code would. The password-only state is ``force_login_password_only``.
+_force_login_password_only = ClientMixin.force_login
+
+
+def _force_login_with_second_factor(self, user, backend=None):
+    _force_login_password_only(self, user, backend)
+    verify_session(self, user)
+
+
+ClientMixin.force_login = _force_login_with_second_factor
+
+
+def force_login_password_only(client, user) -> None:
+    """Signed in by password, the second factor not yet given."""
+    _force_login_password_only(client, user)
+
 
 # Real password hashing costs seconds per user over hundreds of tests. The daphne and
 # Celery processes that tests start read the variable (webapp/settings.py).
 os.environ["MIMIC_TEST_FAST_HASHER"] = "1"
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The runner's flush between transactional tests gets past the append-only triggers (tests/support/appendonly.py).
+allow_test_flush()
+# The suite's own requests never run the in-process retention purge (test_retention.py turns it on where tested).
+settings.MIMIC_RETENTION_IN_PROCESS_HOURS = 0
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -128,3 +128,30 @@ def load_split(data_dir: str | Path, split: str) -> tuple[np.ndarray, np.ndarray
         with np.load(packed) as z:
             return _unpack(z, split)
     raise FileNotFoundError(f"neither {f} nor {packed} found")
+
+
+# --------------------------------------------------------------------------- muxfe (in-the-wild faces)
+MUXFE_FILE = "muxfe_dev.npz"
+# Fixed person-disjoint split of the developer pack: the training run and every evaluation use the same one.
+MUXFE_SPLIT_SEED = 2026
+MUXFE_DEV_FRACTION = 0.3
+
+
+def load_muxfe(data_dir: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``images`` uint8 [N,48,48], ``labels`` int [N] (index into CLASSES, -1 if unknown), ``person`` str [N]."""
+    with np.load(Path(data_dir) / MUXFE_FILE) as z:
+        images = np.ascontiguousarray(z["images"], dtype=np.uint8)
+        names = [str(s) for s in z["labels"]]
+        person = np.asarray(z["person"]).astype(str)
+    index = {name: k for k, name in enumerate(CLASSES)}
+    labels = np.asarray([index.get(name, -1) for name in names], dtype=np.int64)
+    return images, labels, person
+
+
+def muxfe_dev_mask(
+    person: np.ndarray, fraction: float = MUXFE_DEV_FRACTION, seed: int = MUXFE_SPLIT_SEED
+) -> np.ndarray:
+    """True for the faces of the person-disjoint dev part (never trained on); no person is on both sides."""
+    persons = np.unique(person)
+    chosen = np.random.default_rng(seed).permutation(len(persons))[: int(round(fraction * len(persons)))]
+    return np.isin(person, persons[chosen])

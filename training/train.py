@@ -32,7 +32,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .data import CLASSES, NEGATIVE_CLASSES, NUM_CLASSES, load_split, majority_labels, soft_labels
+from .data import (
+    CLASSES,
+    NEGATIVE_CLASSES,
+    NUM_CLASSES,
+    load_muxfe,
+    load_split,
+    majority_labels,
+    muxfe_dev_mask,
+    soft_labels,
+)
 
 # Pixel statistics of FER+ train (grey, [0,1]); baked into the exported graph.
 PIXEL_MEAN = 0.5077
@@ -210,6 +219,49 @@ def augment(x: torch.Tensor, g: torch.Generator, lowres_size: int = 24) -> torch
     return torch.where(m, fill, x)
 
 
+def webcam_augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """What a laptop camera adds to a face: defocus blur, stronger sensor noise and thin dark occluders
+    (glasses frames, a headset band). JPEG artefacts come from the pre-compressed copies (``jpeg_copies``)."""
+    b, dev = x.shape[0], x.device
+    # gaussian blur, sigma 0.5-1.5 px, on 25 % of images (one sigma per batch keeps it one conv)
+    sigma = float(torch.empty(()).uniform_(0.5, 1.5, generator=None))
+    ar = torch.arange(-2, 3, device=dev, dtype=x.dtype)
+    k1 = torch.exp(-(ar**2) / (2 * sigma**2))
+    k1 = k1 / k1.sum()
+    blurred = F.conv2d(F.pad(x, (2, 2, 2, 2), mode="replicate"), (k1[:, None] * k1[None, :])[None, None])
+    pick = (torch.rand(b, generator=g, device=dev) < 0.25)[:, None, None, None]
+    x = torch.where(pick, blurred, x)
+    # sensor noise with a random level on 30 %
+    level = (torch.rand(b, generator=g, device=dev) * 0.04 + 0.01)[:, None, None, None]
+    noisy = (torch.rand(b, generator=g, device=dev) < 0.3)[:, None, None, None]
+    x = torch.where(noisy, x + level * torch.randn(x.shape, generator=g, device=dev), x).clamp(0, 1)
+    # a thin dark horizontal or slanted band (glasses frame, headset), 15 %
+    band = torch.rand(b, generator=g, device=dev) < 0.15
+    y0 = torch.rand(b, generator=g, device=dev) * 30 + 8
+    slope = (torch.rand(b, generator=g, device=dev) - 0.5) * 0.6
+    thick = torch.rand(b, generator=g, device=dev) * 2 + 1
+    yy = torch.arange(48, device=dev, dtype=x.dtype)[:, None]
+    xx = torch.arange(48, device=dev, dtype=x.dtype)[None, :]
+    dist = (yy[None] - (y0[:, None, None] + slope[:, None, None] * (xx[None] - 24))).abs()
+    mask = (dist < thick[:, None, None]) & band[:, None, None]
+    shade = (torch.rand(b, generator=g, device=dev) * 0.2)[:, None, None, None]
+    return torch.where(mask[:, None], shade.expand_as(x), x)
+
+
+def jpeg_copies(images: np.ndarray, seed: int) -> np.ndarray:
+    """Each face re-encoded once as JPEG at a random quality 40-90 (webcam streams are JPEG here)."""
+    import simplejpeg
+
+    rng = np.random.default_rng(seed)
+    out = np.empty_like(images)
+    for i, img in enumerate(images):
+        data = simplejpeg.encode_jpeg(
+            np.ascontiguousarray(img[:, :, None]), quality=int(rng.integers(40, 91)), colorspace="GRAY"
+        )
+        out[i] = simplejpeg.decode_jpeg(data, colorspace="GRAY")[:, :, 0]
+    return out
+
+
 # --------------------------------------------------------------------------- metrics
 def classification_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
     """Metrics on majority-labelled images. Predicted class = argmax of probs;
@@ -320,7 +372,23 @@ def main(argv=None) -> dict:
     ap.add_argument("--no-tta", action="store_true", help="export without test-time flip averaging")
     ap.add_argument("--save-weights", action="store_true", help="also save the EMA state_dict next to the ONNX (.pt)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--init", help="warm start from this exported ONNX model (same --arch)")
+    ap.add_argument("--muxfe", help="directory of muxfe_dev.npz: its person-disjoint train part is mixed in")
+    ap.add_argument("--muxfe-weight", type=float, default=0.5, help="loss weight of a muxfe face (noisy labels)")
+    ap.add_argument("--muxfe-smoothing", type=float, default=0.1, help="label smoothing of the muxfe one-hot labels")
+    ap.add_argument("--webcam-aug", action="store_true", help="add JPEG, blur, noise and thin-occluder augmentation")
+    ap.add_argument("--eval-every", type=int, default=10, help="epochs between holdout evaluations")
+    ap.add_argument(
+        "--logit-adjust",
+        type=float,
+        default=0.0,
+        help="train on logits + TAU * log(class prior) (Menon et al. 2021): the exported softmax is then "
+        "balanced against the training mix's lean to neutral",
+    )
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     t0 = time.time()
     set_seed(args.seed)
@@ -346,8 +414,28 @@ def main(argv=None) -> dict:
         f"({int((majority_labels(va_votes) >= 0).sum())} majority-labelled)",
         flush=True,
     )
-    x_fit = torch.from_numpy(tr_img[fit_idx]).to(dev)
-    y_fit = torch.from_numpy(soft[fit_idx]).to(dev)
+    fit_images, fit_targets = tr_img[fit_idx], soft[fit_idx].astype(np.float32)
+    fit_weights = np.ones(len(fit_idx), np.float32)
+    mx_dev = None
+    if args.muxfe:
+        mx_img, mx_lab, mx_person = load_muxfe(args.muxfe)
+        dev_mask = muxfe_dev_mask(mx_person)
+        use = ~dev_mask & (mx_lab >= 0)
+        smooth = args.muxfe_smoothing
+        onehot = np.full((int(use.sum()), NUM_CLASSES), smooth / NUM_CLASSES, np.float32)
+        onehot[np.arange(len(onehot)), mx_lab[use]] += 1.0 - smooth
+        fit_images = np.concatenate([fit_images, mx_img[use]])
+        fit_targets = np.concatenate([fit_targets, onehot])
+        fit_weights = np.concatenate([fit_weights, np.full(len(onehot), args.muxfe_weight, np.float32)])
+        mx_dev = (torch.from_numpy(mx_img[dev_mask]).to(dev), mx_lab[dev_mask])
+        print(f"muxfe: {int(use.sum())} train faces mixed in, {int(dev_mask.sum())} dev faces kept out", flush=True)
+    x_fit = torch.from_numpy(fit_images).to(dev)
+    x_fit_jpeg = torch.from_numpy(jpeg_copies(fit_images, args.seed)).to(dev) if args.webcam_aug else None
+    y_fit = torch.from_numpy(fit_targets).to(dev)
+    w_fit = torch.from_numpy(fit_weights).to(dev)
+    n_fit = len(fit_images)
+    prior = (fit_targets * fit_weights[:, None]).sum(0) / fit_weights.sum()
+    log_prior_shift = torch.from_numpy(args.logit_adjust * np.log(np.clip(prior, 1e-4, None))).float().to(dev)
     x_ho = torch.from_numpy(tr_img[ho_idx]).to(dev)
     x_va = torch.from_numpy(va_img).to(dev)
 
@@ -360,6 +448,12 @@ def main(argv=None) -> dict:
         f"({2 * macs / 1e6:.0f} MFLOPs; x2 with flip TTA)",
         flush=True,
     )
+    if args.init:
+        from .warmstart import load_onnx_weights
+
+        calib = torch.from_numpy(fit_images[:: max(n_fit // 2048, 1)][:2048]).float().div(255.0).unsqueeze(1)
+        load_onnx_weights(net, Path(args.init), (calib - PIXEL_MEAN) / PIXEL_STD)
+        print(f"warm start from {args.init}", flush=True)
     net = net.to(dev).to(memory_format=torch.channels_last)
     ema = torch.optim.swa_utils.AveragedModel(
         net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema), use_buffers=True
@@ -374,7 +468,7 @@ def main(argv=None) -> dict:
         momentum=0.9,
         nesterov=True,
     )
-    steps_per_epoch = max(len(fit_idx) // args.batch_size, 1)
+    steps_per_epoch = max(n_fit // args.batch_size, 1)
     total = steps_per_epoch * args.epochs
     warm = max(int(0.03 * total), 1)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -392,17 +486,24 @@ def main(argv=None) -> dict:
     for epoch in range(args.epochs):
         net.train()
         te = time.time()
-        order = torch.randperm(len(fit_idx), generator=g, device=dev)
+        order = torch.randperm(n_fit, generator=g, device=dev)
         tot_loss = torch.zeros((), device=dev)
         for s in range(steps_per_epoch):
             idx = order[s * args.batch_size : (s + 1) * args.batch_size]
-            xb = x_fit[idx].float().div_(255.0).unsqueeze(1)
+            xb = x_fit[idx]
+            if x_fit_jpeg is not None:
+                use_jpeg = torch.rand(len(idx), generator=g, device=dev) < 0.4
+                xb = torch.where(use_jpeg[:, None, None], x_fit_jpeg[idx], xb)
+            xb = xb.float().div_(255.0).unsqueeze(1)
             with torch.no_grad():
                 xb = augment(xb, g, int(host_rng.integers(16, 37)))
+                if args.webcam_aug:
+                    xb = webcam_augment(xb, g)
                 xb = ((xb - PIXEL_MEAN) / PIXEL_STD).contiguous(memory_format=torch.channels_last)
             with torch.autocast(dev.type, dtype=amp_dtype, enabled=use_amp):
                 logits = net(xb)
-            loss = -(y_fit[idx] * F.log_softmax(logits.float(), 1)).sum(1).mean()
+            per_face = -(y_fit[idx] * F.log_softmax(logits.float() + log_prior_shift, 1)).sum(1)
+            loss = (per_face * w_fit[idx]).sum() / w_fit[idx].sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -413,11 +514,18 @@ def main(argv=None) -> dict:
             f"epoch {epoch + 1}/{args.epochs} loss {tot_loss.item() / steps_per_epoch:.4f} "
             f"lr {sched.get_last_lr()[0]:.4f} {time.time() - te:.1f}s"
         )
-        if (epoch + 1) % 10 == 0 or epoch + 1 == args.epochs:
+        if (epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs:
             wrap = ExportWrapper(ema.module, tta=not args.no_tta).to(dev)
             m = classification_metrics(ho_major, predict(wrap, x_ho))
             msg += f" | holdout(ema) acc {m['accuracy']:.4f} f1neg {m['f1_negative']:.4f}"
-            log.append(dict(epoch=epoch + 1, holdout_accuracy=m["accuracy"], holdout_f1_negative=m["f1_negative"]))
+            entry = dict(epoch=epoch + 1, holdout_accuracy=m["accuracy"], holdout_f1_negative=m["f1_negative"])
+            if mx_dev is not None:
+                md = classification_metrics(mx_dev[1], predict(wrap, mx_dev[0]))
+                msg += f" | muxfe dev acc {md['accuracy']:.4f} f1neg {md['f1_negative']:.4f}"
+                entry.update(muxfe_dev_accuracy=md["accuracy"], muxfe_dev_f1_negative=md["f1_negative"])
+            log.append(entry)
+            # a run that must be cut short can still be exported from its last evaluated EMA weights
+            torch.save({k: v.cpu() for k, v in ema.module.state_dict().items()}, out.with_suffix(".ckpt.pt"))
         print(msg, flush=True)
     train_time = time.time() - t0
 
@@ -450,7 +558,12 @@ def main(argv=None) -> dict:
         lr=args.lr,
         weight_decay=args.wd,
         ema=args.ema,
-        train_images=int(len(fit_idx)),
+        train_images=int(n_fit),
+        warm_start=args.init,
+        muxfe_train=bool(args.muxfe),
+        muxfe_weight=args.muxfe_weight if args.muxfe else None,
+        webcam_augmentation=args.webcam_aug,
+        logit_adjust=args.logit_adjust,
         holdout_images=int(len(ho_idx)),
         train_time_s=round(train_time, 1),
         hardware=hardware(),

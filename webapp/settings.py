@@ -8,13 +8,18 @@ DATABASE_URL and REDIS_URL it runs on PostgreSQL, Redis and separate workers.
 from __future__ import annotations
 
 import os
+import secrets
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from engine.frames import MAX_BYTES as FRAME_MAX_BYTES
+from lib.deploysecrets import PUBLISHED_FIELD_KEY, PUBLISHED_SECRET_KEY, secret_problems
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -31,7 +36,8 @@ def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
 
 
-SECRET_KEY = os.getenv("SECRET_KEY", "---embedded-development-only-secret-key-change-me---")
+# The published development key applies only in the embedded shape (see "Security and privacy" below).
+SECRET_KEY = os.getenv("SECRET_KEY", "")
 DEBUG = envbool("DEBUG", "False")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
@@ -46,6 +52,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "calls",
     "reports",
@@ -63,8 +73,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.TwoFactorMiddleware",  # a signed-in user without a verified second factor goes there
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout anywhere into the lockout page
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -106,6 +119,8 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# django-axes guards the backend itself, so every door (the sign-in page, /admin/login/, SSO) shares one lockout.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "calls:call_list"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -232,10 +247,16 @@ MIMIC_OPERATOR = os.getenv("MIMIC_OPERATOR", "")
 
 # Recorded calls (reports app): the upload is deleted as soon as its analysis ends.
 MIMIC_UPLOAD_MAX_BYTES = envint("MIMIC_UPLOAD_MAX_BYTES", str(500 * 1024 * 1024))
+# Refused from the container header before decoding, and the duration again while decoding (default 4K, 3 h).
+MIMIC_UPLOAD_MAX_PIXELS = envint("MIMIC_UPLOAD_MAX_PIXELS", str(3840 * 2160))
+MIMIC_UPLOAD_MAX_SECONDS = envint("MIMIC_UPLOAD_MAX_SECONDS", str(3 * 3600))
+# Request bodies are refused at the ASGI edge (lib.bodylimit) before Django spools them to disk: the upload pages
+# may send MIMIC_UPLOAD_MAX_BYTES plus 1 MiB of form, every other request this many bytes.
+MIMIC_REQUEST_MAX_BYTES = envint("MIMIC_REQUEST_MAX_BYTES", str(10 * 1024 * 1024))
 
-# Dion integration (dion/; see docs/dion.md). Everything is off until DION_IAPI_URL / DION_BOT_URL are set;
-# without them the manager pastes the Dion meeting link by hand.
-DION_IAPI_URL = os.getenv("DION_IAPI_URL", "")
+# Dion integration (dion/; see docs/dion.md). The IAPI is on once an access token is set, the bot once its
+# technical account is; without them the manager pastes the Dion meeting link by hand.
+DION_IAPI_URL = os.getenv("DION_IAPI_URL", "https://api-integration.dion.vc/v1")
 DION_CLIENT_CERT = os.getenv("DION_CLIENT_CERT", "")
 DION_CLIENT_KEY = os.getenv("DION_CLIENT_KEY", "")
 DION_CA_BUNDLE = os.getenv("DION_CA_BUNDLE", "")
@@ -244,20 +265,37 @@ DION_ACCESS_TOKEN = os.getenv("DION_ACCESS_TOKEN", "")
 DION_ACCESS_TOKEN_FILE = os.getenv("DION_ACCESS_TOKEN_FILE", "")
 DION_IAPI_TIMEOUT = float(os.getenv("DION_IAPI_TIMEOUT", "10"))
 DION_IAPI_RETRIES = envint("DION_IAPI_RETRIES", "3")
-# Documented IAPI load: at most 10 requests a second and 100 a minute.
-DION_RATE_LIMITS = [(envint("DION_RATE_PER_SECOND", "10"), 1.0), (envint("DION_RATE_PER_MINUTE", "100"), 60.0)]
-# The room endpoint is not public: path, payload builder and response keys are configurable.
-DION_ROOM_PATH = os.getenv("DION_ROOM_PATH", "/rooms")
-DION_ROOM_PAYLOAD_BUILDER = os.getenv("DION_ROOM_PAYLOAD_BUILDER", "dion.iapi.default_room_payload")
-DION_ROOM_ID_KEY = os.getenv("DION_ROOM_ID_KEY", "id")
-DION_ROOM_URL_KEY = os.getenv("DION_ROOM_URL_KEY", "url")
-DION_ROOM_CHAT_KEY = os.getenv("DION_ROOM_CHAT_KEY", "chat_id")
-DION_BOT_URL = os.getenv("DION_BOT_URL", "")
-DION_BOT_TOKEN = os.getenv("DION_BOT_TOKEN", "")
-DION_BOT_AUTH_URL = os.getenv("DION_BOT_AUTH_URL", "")
-DION_BOT_LOGIN = os.getenv("DION_BOT_LOGIN", "")
+# Documented IAPI load: at most 100 requests per 60 s and at most 10 at once (per deployment with REDIS_URL).
+DION_RATE_LIMITS = [(envint("DION_RATE_PER_MINUTE", "100"), 60.0)]
+DION_MAX_CONCURRENT = envint("DION_MAX_CONCURRENT", "10")
+# Where the values Mimic needs are in Dion's answers, which Dion does not publish (dotted paths, first wins).
+DION_EVENT_ID_KEYS = envlist("DION_EVENT_ID_KEYS", "id,event_id,data.id")
+DION_EVENT_LINK_KEYS = envlist("DION_EVENT_LINK_KEYS", "link,url,join_url,data.link,data.url")
+DION_USER_EMAIL_KEYS = envlist("DION_USER_EMAIL_KEYS", "email,data.email,user.email")
+DION_USER_NAME_KEYS = envlist("DION_USER_NAME_KEYS", "name,data.name,user.name")
+DION_PARTICIPANT_LIST_KEYS = envlist("DION_PARTICIPANT_LIST_KEYS", "users,data,items")
+DION_SESSION_LIST_KEYS = envlist("DION_SESSION_LIST_KEYS", "sessions,intervals")
+DION_EVENT_PARAMS = envlist("DION_EVENT_PARAMS")  # values from GET /events/params, sent as event_params
+# Meeting end through the API: open calls' meetings are polled this often (Celery beat; the bot worker in the
+# embedded shape), at most this many a run, and a call ends once every session has stayed ended this long.
+DION_POLL_INTERVAL_SECONDS = envint("DION_POLL_INTERVAL_SECONDS", "30")
+DION_POLL_MAX_MEETINGS = envint("DION_POLL_MAX_MEETINGS", "20")
+DION_MEETING_END_GRACE_SECONDS = envint("DION_MEETING_END_GRACE_SECONDS", "60")
+# The Dion.Chats bot (manage.py dion_bot): its technical account, password inline or in a file.
+DION_BOT_API_URL = os.getenv("DION_BOT_API_URL", "https://bots-api.dion.vc")
+DION_BOT_EMAIL = os.getenv("DION_BOT_EMAIL", "")
 DION_BOT_PASSWORD = os.getenv("DION_BOT_PASSWORD", "")
-DION_BOT_MESSAGE_PATH = os.getenv("DION_BOT_MESSAGE_PATH", "/chats/{chat_id}/messages")
+DION_BOT_PASSWORD_FILE = os.getenv("DION_BOT_PASSWORD_FILE", "")
+DION_BOT_TIMEOUT = float(os.getenv("DION_BOT_TIMEOUT", "10"))
+DION_BOT_LONG_POLL_SECONDS = envint("DION_BOT_LONG_POLL_SECONDS", "25")
+DION_BOT_BATCH = envint("DION_BOT_BATCH", "20")
+DION_BOT_PARSE_MODE = os.getenv("DION_BOT_PARSE_MODE", "")  # empty: plain text, no parse_mode sent
+# The bot worker also polls meetings (for the embedded shape, which has no Celery beat).
+DION_BOT_POLLS_MEETINGS = envbool("DION_BOT_POLLS_MEETINGS", "False" if REDIS_URL else "True")
+CELERY_BEAT_SCHEDULE["dion-poll-meetings"] = {
+    "task": "dion.tasks.poll_meetings",
+    "schedule": float(DION_POLL_INTERVAL_SECONDS),
+}
 DION_WEBHOOK_SECRET = os.getenv("DION_WEBHOOK_SECRET", "")
 DION_WEBHOOK_TOLERANCE_SECONDS = envint("DION_WEBHOOK_TOLERANCE_SECONDS", "300")
 # Hosts accepted for a pasted meeting link (empty: any https link).
@@ -266,14 +304,24 @@ DION_MEETING_HOSTS = envlist("DION_MEETING_HOSTS")
 # Security and privacy (privacy app; see docs/privacy.md). Embedded defaults keep `make run` working on
 # http://127.0.0.1:8000; MIMIC_PRODUCTION=1 turns on HTTPS-only settings and requires real secrets.
 MIMIC_PRODUCTION = envbool("MIMIC_PRODUCTION", "False")
-_EMBEDDED_SECRET_KEY = "---embedded-development-only-secret-key-change-me---"
-_EMBEDDED_FIELD_KEY = "6Mkb1E3ImThFO4fPfS_ebHgit9ZCztvdtHeJ0Kox4nw="  # dev only: public, so never in production
-if MIMIC_PRODUCTION and SECRET_KEY == _EMBEDDED_SECRET_KEY:
-    raise ImproperlyConfigured("MIMIC_PRODUCTION=1 requires SECRET_KEY")
 # Fernet keys for encrypted fields (client names and contacts); the first encrypts, all decrypt.
-FIELD_ENCRYPTION_KEYS = envlist("FIELD_ENCRYPTION_KEYS") or ([] if MIMIC_PRODUCTION else [_EMBEDDED_FIELD_KEY])
-if not FIELD_ENCRYPTION_KEYS:
-    raise ImproperlyConfigured("MIMIC_PRODUCTION=1 requires FIELD_ENCRYPTION_KEYS")
+FIELD_ENCRYPTION_KEYS = envlist("FIELD_ENCRYPTION_KEYS")
+# The published development secrets (lib.deploysecrets) only in the embedded shape: no DATABASE_URL, no
+# MIMIC_PRODUCTION. With a real database they are refused by value, and unset secrets stop the server.
+MIMIC_EMBEDDED_SHAPE = not DATABASE_URL and not MIMIC_PRODUCTION
+if MIMIC_EMBEDDED_SHAPE:
+    SECRET_KEY = SECRET_KEY or PUBLISHED_SECRET_KEY
+    FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or [PUBLISHED_FIELD_KEY]
+elif "pytest" in sys.modules and not MIMIC_PRODUCTION and not (SECRET_KEY or FIELD_ENCRYPTION_KEYS):
+    # A test run against PostgreSQL gets throwaway random secrets, never the published ones; the servers it
+    # starts receive the same ones (tests/support/servers.py).
+    SECRET_KEY = secrets.token_urlsafe(50)
+    FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+if not MIMIC_EMBEDDED_SHAPE and (_problems := secret_problems(SECRET_KEY, FIELD_ENCRYPTION_KEYS)):
+    raise ImproperlyConfigured(
+        "With DATABASE_URL or MIMIC_PRODUCTION=1 Mimic needs its own secrets (README, Production): "
+        + "; ".join(_problems)
+    )
 # The consent text names the personal-data operator (152-FZ art. 9): a placeholder is no consent at all.
 if MIMIC_PRODUCTION and not MIMIC_OPERATOR.strip():
     raise ImproperlyConfigured("MIMIC_PRODUCTION=1 requires MIMIC_OPERATOR (the operator's name and address)")
@@ -298,9 +346,59 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_SAMESITE = "None" if MIMIC_EMBEDDING else "Lax"
 CSRF_COOKIE_SAMESITE = SESSION_COOKIE_SAMESITE
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", str(10 * 3600))
-# Sign-in lockout per username: this many failures within the window locks the account for the window.
+# Sign-in lockout per username (django-axes, accounts.lockout): this many failures, each within the window of the
+# one before, lock the account for the window; attempts while locked neither reach the password nor extend it.
 MIMIC_LOGIN_MAX_FAILURES = envint("MIMIC_LOGIN_MAX_FAILURES", "5")
 MIMIC_LOGIN_LOCKOUT_SECONDS = envint("MIMIC_LOGIN_LOCKOUT_SECONDS", "900")
+AXES_FAILURE_LIMIT = MIMIC_LOGIN_MAX_FAILURES
+AXES_COOLOFF_TIME = timedelta(seconds=MIMIC_LOGIN_LOCKOUT_SECONDS)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_USERNAME_CALLABLE = "accounts.lockout.username_key"
+AXES_CLIENT_IP_CALLABLE = "lib.clientip.request_client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]  # masked in the attempts' stored form data
+AXES_VERBOSE = False
+# Locked by username only, on purpose: the bank's staff reach Mimic from a few shared NAT addresses, and locking
+# an address would lock a whole office out (axes counts a username's failures from every address together).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# The client's address is the one that the last of this many proxies in front of daphne saw (X-Forwarded-For read
+# from the right); 0 trusts no header and takes the socket's peer.
+MIMIC_TRUSTED_PROXIES = envint("MIMIC_TRUSTED_PROXIES", "0")
+# Two factors (django-otp): admins and supervisors always enrol a TOTP device at their first sign-in; managers too
+# unless MIMIC_MANAGER_2FA=0.
+MIMIC_MANAGER_2FA = envbool("MIMIC_MANAGER_2FA", "True")
+OTP_TOTP_ISSUER = os.getenv("OTP_TOTP_ISSUER", "Mimic")
+# Corporate sign-in by OpenID Connect (mozilla-django-oidc, accounts.oidc; docs/privacy.md), off unless
+# MIMIC_OIDC_ENABLED=1. Staff accounts are matched by e-mail; the role comes from MIMIC_OIDC_ROLE_CLAIM,
+# mapped by MIMIC_OIDC_ROLES ("idp-value=role,..."); a user whose claim maps to no role is refused.
+MIMIC_OIDC_ENABLED = envbool("MIMIC_OIDC_ENABLED", "False")
+OIDC_RP_CLIENT_ID = os.getenv("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.getenv("OIDC_RP_CLIENT_SECRET", "")
+OIDC_RP_SIGN_ALGO = os.getenv("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.getenv("OIDC_RP_SCOPES", "openid email profile")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.getenv("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.getenv("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.getenv("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.getenv("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_OP_ISSUER = os.getenv("OIDC_OP_ISSUER", "")
+OIDC_USE_PKCE = True
+OIDC_CREATE_USER = False  # only existing staff accounts sign in
+OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:oidc_callback"
+OIDC_VERIFY_SSL = envbool("OIDC_VERIFY_SSL", "True")
+OIDC_CA_BUNDLE = os.getenv("OIDC_CA_BUNDLE", "")
+if OIDC_CA_BUNDLE:
+    OIDC_VERIFY_SSL = OIDC_CA_BUNDLE  # requests' verify= takes a CA bundle path too
+OIDC_TIMEOUT = float(os.getenv("OIDC_TIMEOUT", "10"))
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+MIMIC_OIDC_ROLE_CLAIM = os.getenv("MIMIC_OIDC_ROLE_CLAIM", "roles")
+MIMIC_OIDC_ROLES = envlist("MIMIC_OIDC_ROLES", "mimic-admin=admin,mimic-supervisor=supervisor,mimic-manager=manager")
+# MIMIC_OIDC_MANAGER_PASSWORDS=0: personal managers sign in by SSO only (the password form refuses them).
+MIMIC_OIDC_MANAGER_PASSWORDS = envbool("MIMIC_OIDC_MANAGER_PASSWORDS", "True")
+if MIMIC_OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append("accounts.oidc.RoleClaimOIDCBackend")
 # Retention in days (0 keeps forever); privacy.tasks.purge_expired_data runs daily (CELERY_BEAT_SCHEDULE).
 MIMIC_RETENTION_SAMPLES_DAYS = envint("MIMIC_RETENTION_SAMPLES_DAYS", "90")
 MIMIC_RETENTION_REPORTS_DAYS = envint("MIMIC_RETENTION_REPORTS_DAYS", "365")
@@ -309,6 +407,13 @@ MIMIC_RETENTION_ILLUSTRATION_LINKS_DAYS = envint("MIMIC_RETENTION_ILLUSTRATION_L
 MIMIC_RETENTION_FEEDBACK_DAYS = envint("MIMIC_RETENTION_FEEDBACK_DAYS", "365")
 MIMIC_RETENTION_MEETINGS_DAYS = envint("MIMIC_RETENTION_MEETINGS_DAYS", "90")
 MIMIC_RETENTION_LOGIN_FAILURES_DAYS = envint("MIMIC_RETENTION_LOGIN_FAILURES_DAYS", "1")
+MIMIC_RETENTION_SIGN_INS_DAYS = envint("MIMIC_RETENTION_SIGN_INS_DAYS", "90")
+# Calls (with their consents, scores and reports) and clients' names and contacts (after their last call).
+MIMIC_RETENTION_CALLS_DAYS = envint("MIMIC_RETENTION_CALLS_DAYS", "365")
+MIMIC_RETENTION_CLIENTS_DAYS = envint("MIMIC_RETENTION_CLIENTS_DAYS", "730")
+# Without Celery beat (the embedded shape) the web process itself purges: after a request, when the last purge is
+# older than this many hours (0: never, as with Redis, where beat runs privacy.tasks.purge_expired_data daily).
+MIMIC_RETENTION_IN_PROCESS_HOURS = envint("MIMIC_RETENTION_IN_PROCESS_HOURS", "0" if REDIS_URL else "24")
 CELERY_BEAT_SCHEDULE["purge-expired-data"] = {
     "task": "privacy.tasks.purge_expired_data",
     "schedule": crontab(hour=3, minute=15),

@@ -26,6 +26,33 @@
     });
   }
 
+  // --- Copy buttons next to share links: the clipboard API where the page is a secure context,
+  // otherwise the selected text and execCommand (plain HTTP on an intranet has no clipboard API).
+  function copyText(input) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(input.value).then(function () { return true; }, function () { return legacyCopy(input); });
+    }
+    return Promise.resolve(legacyCopy(input));
+  }
+  function legacyCopy(input) {
+    input.focus();
+    input.select();
+    input.setSelectionRange(0, input.value.length);
+    try { return document.execCommand("copy"); } catch (e) { return false; }
+  }
+  document.querySelectorAll(".ill-copy").forEach(function (button) {
+    button.addEventListener("click", function (event) {
+      event.preventDefault();
+      var input = document.getElementById(button.dataset.copy);
+      var state = button.parentNode.querySelector(".ill-copy-state");
+      if (!input) return;
+      copyText(input).then(function (ok) {
+        if (state) state.textContent = ok ? button.dataset.copied : button.dataset.failed;
+        if (!ok) input.select();
+      });
+    });
+  });
+
   // --- The client's page.
   var island = document.getElementById("ill-data");
   var figure = document.getElementById("ill-figure");
@@ -71,17 +98,30 @@
   }
 
   var animation = null;
+  var shownYear = data.years;
   function showYear(target) {
     year = target;
     var frame = data.frames[year];
     output.textContent = data.yearsText[year];
+    // Both layouts (wide and narrow) are in the page; each tree knows its product and its layout.
+    figure.querySelectorAll(".ill-caption tspan").forEach(function (span) {
+      span.textContent = span.textContent.replace(data.yearsText[shownYear], data.yearsText[year]);
+    });
+    shownYear = year;
     var starts = [], ends = [], shapes = [];
-    trees.forEach(function (tree, i) {
+    trees.forEach(function (tree) {
+      var i = parseInt(tree.dataset.index, 10);
+      var key = tree.closest("svg").dataset.layout === "narrow" ? "_n" : "";
       var caption = frame[i];
       var shape = tree.querySelector(".ill-shape");
       shapes.push(shape);
       starts.push(scaleOf(shape));
-      ends.push(caption.scale);
+      ends.push(caption["scale" + key]);
+      var label = tree.querySelector(".ill-rate-label");
+      var inside = caption["label_in" + key];
+      label.setAttribute("y", caption["label_y" + key]);
+      label.setAttribute("fill", inside ? "#ffffff" : "#1d2733");
+      label.setAttribute("stroke", inside ? data.products[i].stroke : "none");
       var value = tree.querySelector(".ill-value");
       value.textContent = caption.value;
       value.setAttribute("font-size", caption.value_size);
@@ -119,7 +159,7 @@
   function showDetails(index, record) {
     active = index;
     var product = data.products[index], caption = data.frames[year][index];
-    trees.forEach(function (tree, i) { tree.classList.toggle("is-active", i === index); });
+    trees.forEach(function (tree) { tree.classList.toggle("is-active", tree.dataset.index === String(index)); });
     details.textContent = "";
     var heading = document.createElement("strong");
     heading.textContent = product.name + " · " + data.yearsText[year];
@@ -145,11 +185,30 @@
     showYear(parseInt(slider.value, 10));
     once("slider");
   });
-  trees.forEach(function (tree, i) {
+  trees.forEach(function (tree) {
+    var i = parseInt(tree.dataset.index, 10);
     tree.addEventListener("mouseenter", function () { showDetails(i, true); });
     tree.addEventListener("focus", function () { showDetails(i, true); });
     tree.addEventListener("click", function () { showDetails(i, true); });
   });
+
+  // While a call with the manager runs, the call's timeline marks when this page is on screen: the server
+  // keeps the interval only then (and only the times). Left, hidden or closed: the interval ends.
+  var looking = false;
+  function look(state, beacon) {
+    if (!data.lookUrl || looking === (state === "start")) return;
+    looking = state === "start";
+    var body = JSON.stringify({ state: state });
+    if (beacon && navigator.sendBeacon) {
+      navigator.sendBeacon(data.lookUrl, new Blob([body], { type: "text/plain" }));
+      return;
+    }
+    fetch(data.lookUrl, { method: "POST", body: body, keepalive: true, credentials: "omit", headers: { "Content-Type": "text/plain" } })
+      .catch(function () {});
+  }
+  if (document.visibilityState !== "hidden") look("start");
+  document.addEventListener("visibilitychange", function () { look(document.visibilityState === "hidden" ? "stop" : "start", true); });
+  window.addEventListener("pagehide", function () { look("stop", true); });
 
   var thanks = document.getElementById("ill-thanks");
   document.getElementById("ill-understood").addEventListener("click", function (event) {

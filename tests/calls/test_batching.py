@@ -209,3 +209,62 @@ def test_a_batch_delivered_again_is_split_into_one_task_per_frame(two_calls, mon
         ("calls.tasks.analyze_frame", (str(second.pk), 0)),
     ]
     assert EmotionSample.objects.count() == 2
+
+
+# --- one call's impossible rows never cost another call its samples ----------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_one_calls_impossible_offset_costs_the_other_call_in_the_batch_nothing(two_calls) -> None:
+    first, second = two_calls
+    channel_a, layer = await listen(first)
+    channel_b, _ = await listen(second)
+    spoiled = queued(first, 0)
+    spoiled.offset_ms = 10**19  # what hello.now = -1e19 made of a capture time
+    await run_batch([spoiled, queued(second, 0), queued(second, 1)])
+    counts = await database_sync_to_async(lambda: (first.samples.count(), second.samples.count()))()
+    assert counts == (0, 2)
+    # Nothing disappears silently: the spoiled frame's manager is told, the other gets both scores.
+    assert [(m["type"], m["seq"], m.get("reason")) for m in await drain(layer, channel_a, 1)] == [
+        ("frame.dropped", 0, "invalid")
+    ]
+    assert [(m["type"], m["seq"]) for m in await drain(layer, channel_b, 2)] == [
+        ("frame.result", 0),
+        ("frame.result", 1),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_the_database_refuses_fail_only_their_own_call(two_calls, monkeypatch) -> None:
+    """Should a value pass the check and the database still refuse it, the batch is inserted call by call."""
+    from calls import models
+    from calls.models import ScoredFrame
+
+    first, second = two_calls
+    monkeypatch.setattr(models, "sample_problem", lambda item: None)  # as if the check had missed it
+    probs = [1.0] + [0.0] * 7
+    batch = [
+        ScoredFrame(str(first.pk), 0, 10**19, True, probs, "neutral", "neutral"),  # no integer column takes it
+        ScoredFrame(str(second.pk), 0, 0, True, probs, "neutral", "neutral"),
+        ScoredFrame(str(second.pk), 1, 500, True, probs, "neutral", "neutral"),
+    ]
+    invalid: list = []
+    stored = EmotionSample.objects.store_live(batch, invalid)
+    assert stored == {(str(second.pk), 0), (str(second.pk), 1)}
+    assert [(item.call_id, item.seq) for item in invalid] == [(str(first.pk), 0)]
+    assert (first.samples.count(), second.samples.count()) == (0, 2)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("seq", -1), ("seq", 2**31), ("offset_ms", -1), ("offset_ms", 2**31), ("probs", [float("nan")] * 8)],
+)
+def test_impossible_values_are_refused_before_the_insert(call, field, value) -> None:
+    from dataclasses import replace
+
+    from calls.models import ScoredFrame, sample_problem
+
+    good = ScoredFrame(str(call.pk), 0, 0, True, [1.0] + [0.0] * 7, "neutral", "neutral")
+    assert sample_problem(good) is None
+    assert sample_problem(replace(good, **{field: value})) is not None

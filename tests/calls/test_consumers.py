@@ -92,7 +92,9 @@ async def test_it_refuses_another_managers_socket(call, other_manager) -> None:
     await expect_close(comm, CloseCode.FORBIDDEN)
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", "null", None, "http://127.0.0.1.evil.example"])
+@pytest.mark.parametrize(
+    "origin", ["https://evil.example", "null", None, "http://127.0.0.1.evil.example", "http://127.0.0.1:8001"]
+)
 async def test_it_refuses_foreign_null_and_missing_origins(consented_call, manager_cookie, origin) -> None:
     for path, cookie in ((client_path(consented_call), None), (manager_path(consented_call), manager_cookie)):
         comm = communicator(path, origin=origin, cookie=cookie)
@@ -210,6 +212,43 @@ async def test_flooding_past_the_rate_limit_is_dropped_counted_then_closed(conse
     assert len(rate) > 0
     assert sorted(acked + rate) == list(range(len(acked) + len(rate)))
     await eventually(lambda: _stored_is(consented_call, acked), timeout=30)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"t":"hello","now":NaN}',
+        '{"t":"hello","now":Infinity}',
+        '{"t":"hello","now":-Infinity}',
+        '{"t":"hello","now":-1e19}',
+        '{"t":"hello","now":1e300}',
+        '{"t":"hello","now":"soon"}',
+        '{"t":"hello","now":' + "[" * 100_000 + "]" * 100_000 + "}",
+        "[" * 900 + "]" * 900,
+        "not json",
+    ],
+    ids=["nan", "inf", "-inf", "negative", "huge", "string", "deep", "deep-short", "garbage"],
+)
+async def test_a_bad_hello_closes_the_socket_with_a_clean_code(consented_call, text, caplog) -> None:
+    client, _ = await connect_client(consented_call)
+    await client.send_to(text_data=text)
+    await expect_close(client, CloseCode.BAD_MESSAGE)
+    await client.disconnect()
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.exc_info]
+    assert await count(EmotionSample.objects.filter(call=consented_call)) == 0
+
+
+async def test_a_frame_with_an_impossible_capture_time_is_dropped_and_never_stored(consented_call, live_worker) -> None:
+    client, _ = await connect_client(consented_call)
+    now = int(time.time() * 1000)
+    await client.send_to(text_data=f'{{"t":"hello","now":{now}}}')
+    jpeg = browser_like_jpeg()
+    for seq, capture_ms in enumerate([2**64 - 1, now + 3600_000, now - 48 * 3600_000]):
+        await client.send_to(bytes_data=capture.pack_frame(seq, capture_ms, jpeg))
+        assert await receive_json(client) == {"t": "drop", "seq": seq, "reason": "bad_time"}
+    assert await send_frames(client, [3]) == [{"t": "ack", "seq": 3}]  # a true capture time still goes through
+    await eventually(lambda: _stored_is(consented_call, [3]), timeout=20)
+    await client.disconnect()
 
 
 async def test_a_duplicate_seq_is_stored_once(consented_call, manager_cookie, live_worker) -> None:

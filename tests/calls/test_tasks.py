@@ -8,7 +8,9 @@ from __future__ import annotations
 import base64
 import time
 
+import numpy as np
 import pytest
+import simplejpeg
 from django.core import mail
 
 from calls import tasks
@@ -101,3 +103,24 @@ async def test_frames_are_dropped_as_backpressure_when_the_queue_is_full(consent
     await comm.send_to(bytes_data=frame_message(0))
     assert await receive_json(comm) == {"t": "drop", "seq": 0, "reason": "backpressure"}
     await comm.disconnect()
+
+
+def _dark_frame(call, seq: int) -> None:
+    rgb = simplejpeg.decode_jpeg(browser_like_jpeg(), colorspace="RGB")
+    dark = simplejpeg.encode_jpeg(np.ascontiguousarray((rgb * 0.12).astype(np.uint8)), quality=70)
+    tasks.analyze_frame.run(str(call.pk), seq, seq * 500, base64.b64encode(dark).decode(), int(time.time() * 1000))
+
+
+def test_a_poorly_seen_face_is_stored_without_a_reading_and_the_report_states_its_share(consented_call) -> None:
+    for seq in range(6):
+        _frame(consented_call, seq)
+    for seq in range(6, 10):
+        _dark_frame(consented_call, seq)
+    dark = EmotionSample.objects.get(call=consented_call, seq=7)
+    assert not dark.face_found and dark.probs is None and dark.label == "" and "too_dark" in dark.flags
+    Call.objects.end(consented_call.pk)
+    assert build_call_report.run(str(consented_call.pk)) is True
+    summary = CallReport.objects.get(call=consented_call).summary
+    assert summary["poor_view_pct"] == pytest.approx(40.0)
+    assert summary["face_visible_pct"] == pytest.approx(60.0)
+    assert sum(summary["valence_pct"].values()) == pytest.approx(100.0, abs=0.1)

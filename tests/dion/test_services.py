@@ -1,4 +1,5 @@
-"""Starting the Dion side of a call against the fake mutual-TLS Dion: room, chat bot, failures, pasted links."""
+"""The Dion side of a call started in the portal, against the fake mutual-TLS Dion: the meeting, the manager's
+direct message with the three links, failures reported (never a blind second POST), pasted links."""
 
 from __future__ import annotations
 
@@ -10,99 +11,85 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from calls import protocol as capture
-from dion import bot, iapi, services
-from dion.models import DionMeeting
-from dion.transport import JsonClient, SlidingWindowLimiter, make_ssl_context
-from tests.support.dion_fake import BOT_LOGIN, BOT_PASSWORD, IAPI_TOKEN, Scripted
+from dion import services
+from dion.models import DionAccount, DionMeeting
+from tests.dion.conftest import MANAGER_EMAIL
+from tests.support.dion_fake import Scripted
 
-CLIENT_LINK = "https://mimic.bank.example/c/very-secret-token/"
+CLIENT_LINK = "https://mimic.bank.example/calls/c/very-secret-token/"
 
 
 pytestmark = pytest.mark.usefixtures("english")
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _context(pki):
-    return make_ssl_context(str(pki.ca), str(pki.client_cert), str(pki.client_key))
-
-
 @pytest.fixture
-def dion_settings(settings, dion_server, dion_pki, monkeypatch):
-    """Mimic configured for the fake Dion: IAPI with mTLS, the bot with a technical account."""
-    iapi.reset_process_limiter(SlidingWindowLimiter([(10, 1.0), (100, 60.0)]))
-    bot.reset_token_caches()
-    settings.DION_IAPI_URL = dion_server.url
-    settings.DION_CLIENT_CERT, settings.DION_CLIENT_KEY = str(dion_pki.client_cert), str(dion_pki.client_key)
-    settings.DION_CA_BUNDLE = str(dion_pki.ca)
-    settings.DION_ACCESS_TOKEN = IAPI_TOKEN
-    settings.DION_IAPI_TIMEOUT = 2.0
-    settings.DION_BOT_URL = dion_server.url + "/bot"
-    settings.DION_BOT_TOKEN = ""
-    settings.DION_BOT_AUTH_URL = dion_server.url + "/auth/token"
-    settings.DION_BOT_LOGIN, settings.DION_BOT_PASSWORD = BOT_LOGIN, BOT_PASSWORD
-    return settings
-
-
-@pytest.fixture
-def dion_call(call):
-    call.manager.email = "anna@bank.example"
-    call.manager.save(update_fields=["email"])
+def dion_call(call, dion_manager):
     return call
 
 
-def test_it_creates_the_room_and_posts_the_client_link_to_its_chat(dion_settings, dion_server, dion_call):
+@pytest.fixture
+def known_to_the_bot(dion_manager):
+    """The manager has written to the bot once: Mimic knows her direct chat with it."""
+    return DionAccount.objects.create(user=dion_manager, dion_user_id="dion-user-anna", dm_chat_id="777")
+
+
+def test_it_creates_the_meeting_with_a_neutral_title(dion_settings, dion_server, dion_call):
     outcome = services.start_meeting(dion_call, CLIENT_LINK)
 
-    n = dion_server.rooms
-    assert outcome == services.MeetingOutcome(room_url=f"https://dion.example/room-{n}", chat_posted=True, error=None)
+    (event,) = dion_server.events.values()
+    assert outcome == services.MeetingOutcome(room_url=event["link"], chat_posted=False, error=None)
     dion_call.refresh_from_db()
-    assert dion_call.dion_meeting_url == outcome.room_url
-    meeting = DionMeeting.objects.get(call=dion_call)
-    assert (meeting.room_id, meeting.chat_id, meeting.chat_posted) == (f"room-{n}", f"chat-{n}", True)
-
-    room_request, token_request, message_request = dion_server.seen
-    assert room_request.payload == {
-        "name": f"Mimic · {dion_call.client.pseudonym}",  # the pseudonym, never the client's name
-        "owner_email": "anna@bank.example",
-        "participants": [],
-    }
-    assert token_request.path == "/auth/token"
-    assert message_request.path == f"/bot/chats/chat-{n}/messages"
-    assert CLIENT_LINK in message_request.payload["text"]
+    assert dion_call.dion_meeting_url == event["link"]
+    assert DionMeeting.objects.get(call=dion_call).room_id == event["id"]
+    post = dion_server.requests("POST", "/v1/events")[0]
+    # The pseudonym, never the client's name.
+    assert post.payload == {"owner_email": MANAGER_EMAIL, "title": f"Mimic · {dion_call.client.pseudonym}"}
+    assert "Иван" not in str(post.payload)
+    assert dion_server.sent == []  # the bot does not know the manager's chat yet
 
 
-def test_starting_twice_makes_no_second_room_and_no_second_message(dion_settings, dion_server, dion_call):
+def test_with_the_bot_it_sends_the_manager_the_three_links(dion_settings, dion_server, dion_call, known_to_the_bot):
+    dion_settings.LANGUAGE_CODE = "ru"  # the site's language, which the bot speaks
+    outcome = services.start_meeting(dion_call, CLIENT_LINK)
+
+    assert outcome.chat_posted and outcome.error is None
+    (message,) = dion_server.sent
+    assert message["chat_id"] == 777
+    live = f"https://mimic.bank.example/calls/{dion_call.pk}/live/"
+    for link in (outcome.room_url, CLIENT_LINK, live):
+        assert link in message["text"]
+    assert "Встреча в Dion" in message["text"]  # Russian first
+    assert DionMeeting.objects.get(call=dion_call).chat_id == "777"
+
+
+def test_starting_twice_makes_no_second_meeting_and_no_second_message(
+    dion_settings, dion_server, dion_call, known_to_the_bot
+):
     first = services.start_meeting(dion_call, CLIENT_LINK)
-    dion_server.reset()
+    dion_server.seen.clear()
     second = services.start_meeting(dion_call, CLIENT_LINK)
     assert second == first
-    assert dion_server.seen == []
+    assert dion_server.seen == [] and len(dion_server.sent) == 1
 
 
-def test_a_dion_failure_is_an_error_message_and_the_call_goes_on(dion_settings, dion_server, dion_call):
-    dion_server.script.extend(Scripted(503) for _ in range(4))
-    dion_settings.DION_IAPI_RETRIES = 1
+def test_a_5xx_on_post_events_is_reported_and_not_retried(dion_settings, dion_server, dion_call):
+    dion_server.script.append(Scripted(502, {"message": "bad gateway"}, method="POST"))
 
     outcome = services.start_meeting(dion_call, CLIENT_LINK)
 
-    assert outcome.room_url is None and outcome.chat_posted is False
-    assert "Dion did not create the meeting room" in outcome.error and "HTTP 503" in outcome.error
-    assert len(dion_server.seen) == 2  # one try plus one retry; no bot message without a room
+    assert outcome.room_url is None
+    assert "Dion did not confirm the meeting" in outcome.error and "HTTP 502" in outcome.error
+    assert "look in Dion before you create another one" in outcome.error
+    assert len(dion_server.requests("POST", "/v1/events")) == 1
     assert DionMeeting.objects.get(call=dion_call).error == outcome.error
 
 
-def test_a_manager_without_dion_account_gets_dions_reason(dion_settings, dion_call):
-    dion_call.manager.email = "anna@gmail.example"
-    dion_call.manager.save(update_fields=["email"])
-    outcome = services.start_meeting(dion_call, CLIENT_LINK)
-    assert "no Dion account for anna@gmail.example" in outcome.error
+def test_a_manager_without_a_dion_account_is_told_so(dion_settings, dion_server, call):
+    call.manager.email = "anna@gmail.example"
+    call.manager.save(update_fields=["email"])
+    outcome = services.start_meeting(call, CLIENT_LINK)
+    assert "Dion did not accept anna@gmail.example as the meeting owner" in outcome.error
+    assert "signed in to Dion at least once" in outcome.error
 
 
 def test_a_manager_without_email_is_told_why(dion_settings, dion_server, call):
@@ -111,70 +98,33 @@ def test_a_manager_without_email_is_told_why(dion_settings, dion_server, call):
     assert dion_server.seen == []
 
 
-def test_a_bot_failure_keeps_the_room(dion_settings, dion_server, dion_call):
+def test_dion_unreachable_is_a_clear_message(dion_settings, dion_call):
+    dion_settings.DION_IAPI_URL = "https://127.0.0.1:9/v1"
+    dion_settings.DION_IAPI_RETRIES = 1
+    outcome = services.start_meeting(dion_call, CLIENT_LINK)
+    assert outcome.room_url is None
+    assert "Dion cannot be reached" in outcome.error and "paste its link" in outcome.error
+
+
+def test_a_bot_failure_keeps_the_meeting(dion_settings, dion_server, dion_call, known_to_the_bot):
     dion_settings.DION_BOT_PASSWORD = "wrong"
     outcome = services.start_meeting(dion_call, CLIENT_LINK)
     assert outcome.room_url and outcome.chat_posted is False
-    assert "not posted to the meeting chat" in outcome.error
+    assert "The links were not sent to you in Dion" in outcome.error
     assert CLIENT_LINK not in outcome.error
 
 
-def test_unexpected_errors_never_reach_the_caller(dion_settings, dion_call):
-    dion_settings.DION_ROOM_PAYLOAD_BUILDER = "tests.dion.test_services.broken_builder"
-    outcome = services.start_meeting(dion_call, CLIENT_LINK)
-    assert outcome.room_url is None and "failed unexpectedly" in outcome.error
-
-
-def broken_builder(**kwargs):
-    raise RuntimeError("bug in a custom payload builder")
-
-
 def test_without_dion_configuration_nothing_is_called_and_nothing_is_an_error(settings, dion_server, call):
-    settings.DION_IAPI_URL = settings.DION_BOT_URL = ""
+    settings.DION_ACCESS_TOKEN = settings.DION_ACCESS_TOKEN_FILE = settings.DION_BOT_EMAIL = ""
     assert services.start_meeting(call, CLIENT_LINK) == services.MeetingOutcome(room_url=None)
     assert dion_server.seen == []
 
 
-def test_a_pasted_link_is_kept_and_no_room_is_created(dion_settings, dion_server, dion_call):
+def test_a_pasted_link_is_kept_and_no_meeting_is_created(dion_settings, dion_server, dion_call):
     services.set_meeting_url(dion_call, "https://dion.example/pasted")
     outcome = services.start_meeting(dion_call, CLIENT_LINK)
     assert outcome.room_url == "https://dion.example/pasted" and outcome.error is None
     assert dion_server.seen == []
-
-
-def test_the_bot_token_is_cached_until_shortly_before_12_hours(dion_settings, dion_server, dion_pki):
-    clock = FakeClock()
-    cache = bot.BotTokenCache(bot.fetch_technical_token, clock=clock)
-    client = bot.BotClient(
-        JsonClient(dion_server.url + "/bot", ssl_context=_context(dion_pki)),
-        token=cache.get,
-        invalidate=cache.invalidate,
-    )
-
-    client.post_message("chat-x", "one")
-    clock.now += 11 * 3600
-    client.post_message("chat-x", "two")
-    assert cache.fetches == 1
-    clock.now += 3600 - bot.REFRESH_MARGIN_S  # 12 h minus the margin: refresh before Dion expires it
-    client.post_message("chat-x", "three")
-    assert cache.fetches == 2
-    assert [s.path for s in dion_server.seen].count("/auth/token") == 2
-
-
-def test_a_revoked_bot_token_is_fetched_again_once(dion_settings, dion_server, dion_pki):
-    cache = bot.BotTokenCache(bot.fetch_technical_token)
-    client = bot.BotClient(
-        JsonClient(
-            dion_server.url + "/bot",
-            ssl_context=_context(dion_pki),
-        ),
-        token=cache.get,
-        invalidate=cache.invalidate,
-    )
-    client.post_message("chat-x", "one")
-    dion_server.bot_tokens += 1  # Dion revoked the token we hold
-    client.post_message("chat-x", "two")
-    assert cache.fetches == 2
 
 
 # The manager pastes the link -----------------------------------------------------------------------------------------
@@ -250,43 +200,50 @@ def _start(manager_client, client_of_manager):
     )
 
 
-def test_start_call_creates_the_dion_room_and_the_live_page_shows_it(
-    dion_settings, dion_server, manager, manager_client, client_of_manager
+def test_start_call_creates_the_meeting_dms_the_links_and_the_live_page_shows_it(
+    dion_settings, dion_server, dion_manager, known_to_the_bot, manager_client, client_of_manager
 ):
-    manager.email = "anna@bank.example"
-    manager.save(update_fields=["email"])
-
     response = _start(manager_client, client_of_manager)
 
     assert response.status_code == 200
-    call = manager.calls.get()
+    call = dion_manager.calls.get()
     assert call.status == "live"
-    assert call.dion_meeting_url == f"https://dion.example/room-{dion_server.rooms}"
+    (event,) = dion_server.events.values()
+    assert call.dion_meeting_url == event["link"]
     html = response.content.decode()
     assert f'href="{call.dion_meeting_url}"' in html and 'id="dion-chat-posted"' in html
-    message = dion_server.seen[-1]
-    client_link = response.context["client_link"]
+    (message,) = dion_server.sent
     # The client link of this call, as on the page's copy button (each is signed when made, so the two can
     # differ in their signing second, never in the call they open).
-    posted = re.search(r"https?://\S+/calls/c/(\S+?)/", message.payload["text"])
-    assert posted is not None and client_link.startswith(posted.group(0).split("/calls/c/")[0] + "/calls/c/")
-    assert capture.call_id_from_token(posted.group(1)) == call.pk
+    posted = re.search(r"https?://\S+/calls/c/(\S+?)/", message["text"])
+    assert posted is not None and capture.call_id_from_token(posted.group(1)) == call.pk
+    assert f"/calls/{call.pk}/live/" in message["text"] and call.dion_meeting_url in message["text"]
     assert 'id="copy-link"' in html  # the fallback stays
 
 
-def test_start_call_still_starts_when_dion_fails_and_says_why(
-    dion_settings, dion_server, manager, manager_client, client_of_manager
+def test_start_call_still_starts_when_dion_is_unreachable(
+    dion_settings, dion_manager, manager_client, client_of_manager
 ):
-    manager.email = "anna@bank.example"
-    manager.save(update_fields=["email"])
+    dion_settings.DION_IAPI_URL = "https://127.0.0.1:9/v1"
     dion_settings.DION_IAPI_RETRIES = 0
-    dion_server.script.append(Scripted(500, {"message": "internal error"}))
 
     response = _start(manager_client, client_of_manager)
 
-    call = manager.calls.get()
+    call = dion_manager.calls.get()
     assert call.status == "live" and call.dion_meeting_url == ""
     html = response.content.decode()
-    assert "Dion did not create the meeting room" in html
+    assert "Dion cannot be reached" in html
     assert 'name="dion_meeting_url"' in html  # the manager can paste the link instead
     assert 'id="copy-link"' in html
+
+
+def test_start_call_reports_a_5xx_without_a_second_post(
+    dion_settings, dion_server, dion_manager, manager_client, client_of_manager
+):
+    dion_server.script.append(Scripted(500, {"message": "internal error"}, method="POST"))
+
+    response = _start(manager_client, client_of_manager)
+
+    assert dion_manager.calls.get().status == "live"
+    assert "Dion did not confirm the meeting" in response.content.decode()
+    assert len(dion_server.requests("POST", "/v1/events")) == 1

@@ -182,6 +182,19 @@ def test_another_manager_cannot_revoke(client, other_manager, illustration, link
     assert link.revoked_at is None
 
 
+def test_a_supervisor_can_neither_create_nor_revoke_share_links(client, supervisor, illustration, link):
+    """Supervisors are read-only: a client-facing link is the manager's to issue and to withdraw."""
+    client.force_login(supervisor)
+    assert client.post(reverse("illustrations:share_create", args=[illustration.id]), {"days": 14}).status_code == 403
+    assert client.post(reverse("illustrations:share_revoke", args=[illustration.id, link.id])).status_code == 403
+    assert list(ShareLink.objects.all()) == [link]
+    link.refresh_from_db()
+    assert link.revoked_at is None
+    page = client.get(illustration.get_absolute_url()).content.decode()
+    assert 'id="ill-share"' not in page and "Revoke" not in page
+    assert "Revoke" not in client.get(reverse("illustrations:list")).content.decode()
+
+
 def test_creating_a_link_defaults_to_fourteen_days(manager_client, illustration):
     manager_client.post(reverse("illustrations:share_create", args=[illustration.id]), {"days": "14"})
     link = ShareLink.objects.get()
@@ -218,8 +231,10 @@ def test_the_data_island_holds_per_year_heights(link):
     html = Client().get(link.get_share_url()).content.decode()
     island = json.loads(html.split('<script id="ill-data" type="application/json">', 1)[1].split("</script>", 1)[0])
     assert island["years"] == 10 and len(island["frames"]) == 11
-    first, last = island["frames"][0][0]["scale"], island["frames"][-1][0]["scale"]
-    assert 0 < first < last
+    # Year 0 has no gain yet, so no tree; then trees grow to the horizon's gain, in both layouts.
+    for key in ("scale", "scale_n"):
+        heights = [frame[0][key] for frame in island["frames"]]
+        assert heights[0] == 0 < heights[1] < heights[-1]
 
 
 def test_hostile_label_stays_inert_on_the_share_page(manager):
@@ -227,8 +242,10 @@ def test_hostile_label_stays_inert_on_the_share_page(manager):
     link = ShareLink.issue(ill)
     html = Client().get(link.get_share_url()).content.decode()
     assert "<script>alert(1)" not in html and "<svg onload" not in html
-    svg = html.split('<figure class="ill-figure" id="ill-figure">', 1)[1].split("</figure>", 1)[0]
-    ET.fromstring(svg)
+    figure = html.split('<figure class="ill-figure ill-two" id="ill-figure">', 1)[1].split("</figure>", 1)[0]
+    wide, narrow = figure.split("</svg>")[:2]
+    ET.fromstring(wide + "</svg>")
+    ET.fromstring(narrow + "</svg>")
 
 
 @pytest.mark.parametrize(

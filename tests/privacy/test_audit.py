@@ -63,7 +63,6 @@ def test_deleting_a_user_never_rewrites_their_audit_rows(outsider_event):
     assert AuditEvent._meta.get_field("actor").remote_field.on_delete is PROTECT
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the append-only trigger exists only on PostgreSQL")
 @pytest.mark.parametrize("table", ["privacy_auditevent", "privacy_destructionrecord"])
 def test_the_database_trigger_refuses_raw_sql_update_and_delete(event, table):
     DestructionRecord.objects.create(kind=DestructionKind.RETENTION, counts={"x": 1})
@@ -78,9 +77,21 @@ def test_the_database_trigger_refuses_raw_sql_update_and_delete(event, table):
         assert cursor.fetchone()[0] >= 1
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="documents the SQLite limitation")
-def test_on_sqlite_only_the_orm_guard_applies(event):
-    # Embedded mode has no trigger: raw SQL could change rows. Recorded as a known limit in docs/privacy.md.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'privacy_auditevent'")
-        assert cursor.fetchall() == []
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no TRUNCATE")
+@pytest.mark.parametrize("table", ["privacy_auditevent", "privacy_destructionrecord"])
+def test_the_database_trigger_refuses_truncate(event, table):
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's own inserts leave deferred checks
+            cursor.execute(f"TRUNCATE {table} CASCADE")
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_the_orm_bypass_through_the_base_manager_is_refused_by_the_database(event):
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic():
+            AuditEvent._base_manager.filter(pk=event.pk).update(actor_label="forged")
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic():
+            AuditEvent._base_manager.filter(pk=event.pk)._raw_delete(connection.alias)
+    assert AuditEvent.objects.get(pk=event.pk).actor_label == "anna"

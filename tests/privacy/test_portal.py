@@ -7,13 +7,14 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from axes.models import AccessFailureLog
 from django.urls import reverse
 from django.utils import timezone
 
 from calls.models import Call, Client, EmotionSample
 from privacy.audit import audit
-from privacy.models import AuditAction, AuditEvent, DestructionKind, DestructionRecord, LoginFailure
-from tests.support.privacy_world import build_world
+from privacy.models import AuditAction, AuditEvent, DestructionKind, DestructionRecord
+from tests.support.privacy_world import build_world, failed_sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -71,14 +72,14 @@ def test_actions_are_404_for_others_and_do_nothing(client, request, manager, who
     world = build_world(manager)
     pseudonym = world["client"].pseudonym
     settings.MIMIC_RETENTION_LOGIN_FAILURES_DAYS = 1
-    LoginFailure.objects.create(username="someone", at=timezone.now() - timedelta(days=3))
+    failed_sign_in("someone", timezone.now() - timedelta(days=3))
     client.force_login(request.getfixturevalue(who))
     assert client.post(reverse("privacy:client_export", args=[pseudonym])).status_code == 404
     erase = client.post(reverse("privacy:client_erase", args=[pseudonym]), {"confirm": pseudonym})
     assert erase.status_code == 404
     assert client.post(reverse("privacy:purge_now")).status_code == 404
     assert Client.objects.filter(pk=world["client"].pk).exists()
-    assert LoginFailure.objects.filter(username="someone").exists()
+    assert AccessFailureLog.objects.filter(username="someone").exists()
     assert not DestructionRecord.objects.exists()
     assert not AuditEvent.objects.filter(action=AuditAction.CLIENT_EXPORT).exists()
 
@@ -247,11 +248,11 @@ def test_the_audit_log_is_paginated_by_25(admin_client, admin_user, call):
 def test_retention_shows_the_expired_rows_and_purge_now_destroys_them(admin_client, admin_user, settings):
     settings.MIMIC_RETENTION_LOGIN_FAILURES_DAYS = 1
     settings.MIMIC_RETENTION_FEEDBACK_DAYS = 0
-    LoginFailure.objects.create(username="old", at=timezone.now() - timedelta(days=3))
-    LoginFailure.objects.create(username="new", at=timezone.now())
+    failed_sign_in("old", timezone.now() - timedelta(days=3))
+    failed_sign_in("new", timezone.now())
 
     html = admin_client.get(reverse("privacy:retention")).content.decode()
-    row = _rule_row(html, "privacy.LoginFailure")
+    row = _rule_row(html, "axes.AccessFailureLog")
     assert "Неудачные попытки входа" in row
     assert _cell(row, "expired") == "1"
     assert _cell(row, "last-purged") == "—"
@@ -260,15 +261,15 @@ def test_retention_shows_the_expired_rows_and_purge_now_destroys_them(admin_clie
 
     response = admin_client.post(reverse("privacy:purge_now"), follow=True)
     assert response.redirect_chain == [(reverse("privacy:retention"), 302)]
-    assert list(LoginFailure.objects.values_list("username", flat=True)) == ["new"]
+    assert list(AccessFailureLog.objects.values_list("username", flat=True)) == ["new"]
     record = DestructionRecord.objects.get(kind=DestructionKind.RETENTION)
-    assert record.counts == {"privacy.LoginFailure": 1}
+    assert record.counts == {"axes.AccessFailureLog": 1}
     assert record.actor_label == admin_user.username
     assert AuditEvent.objects.get(action=AuditAction.RETENTION_PURGE).actor == admin_user
 
     html = response.content.decode()
     assert "Очистка выполнена: уничтожена 1 запись." in html
-    row = _rule_row(html, "privacy.LoginFailure")
+    row = _rule_row(html, "axes.AccessFailureLog")
     assert _cell(row, "expired") == "0"
     assert _cell(row, "last-purged") == "1"
 

@@ -6,15 +6,16 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from axes.models import AccessFailureLog
 from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
 
 from calls.models import Call, EmotionSample
-from privacy.models import AuditAction, AuditEvent, DestructionKind, DestructionRecord, LoginFailure
+from privacy.models import AuditAction, AuditEvent, DestructionKind, DestructionRecord
 from privacy.retention import RETENTION_RULES, active_rules, purge_expired
 from privacy.tasks import purge_expired_data
-from tests.support.privacy_world import build_world
+from tests.support.privacy_world import build_world, failed_sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +45,7 @@ def test_rules_cover_the_installed_models_that_exist():
 def test_samples_go_after_90_days_and_reports_after_365(manager, settings, media, django_capture_on_commit_callbacks):
     settings.MIMIC_RETENTION_SAMPLES_DAYS = 90
     settings.MIMIC_RETENTION_REPORTS_DAYS = 365
+    settings.MIMIC_RETENTION_CALLS_DAYS = 730
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         world = build_world(manager, with_file=True)
@@ -77,7 +79,7 @@ def test_samples_go_after_90_days_and_reports_after_365(manager, settings, media
         record = purge_expired()
         assert record.counts["reports.CallReport"] == 1
         assert not apps.get_model("reports.CallReport").objects.filter(call=call).exists()
-        # The call itself and its consent remain (evidence; erased with the client).
+        # The call itself and its consent remain until their own period (MIMIC_RETENTION_CALLS_DAYS).
         assert Call.objects.filter(pk=call.pk).exists()
 
 
@@ -90,6 +92,8 @@ def test_a_purge_with_nothing_expired_still_leaves_a_record(manager):
 
 def test_zero_days_keeps_rows_forever(manager, settings):
     settings.MIMIC_RETENTION_SAMPLES_DAYS = 0
+    settings.MIMIC_RETENTION_CALLS_DAYS = 0  # or the samples would go with their call
+    settings.MIMIC_RETENTION_CLIENTS_DAYS = 0
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         world = build_world(manager)
@@ -106,9 +110,9 @@ def test_feedback_links_pdfs_and_login_failures_follow_their_own_settings(manage
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         world = build_world(manager)
-        LoginFailure.objects.create(username="anna")
+        failed_sign_in("anna", start)
     expectations = [
-        (2, "privacy.LoginFailure", LoginFailure, None),
+        (2, "axes.AccessFailureLog", AccessFailureLog, None),
         (11, "reports.ReportPdf", type(world.get("reportpdf")), "reportpdf"),
         (21, "reports.ClientFeedback", type(world.get("clientfeedback")), "clientfeedback"),
         (31, "illustrations.ShareLink", type(world.get("sharelink")), "sharelink"),
@@ -121,3 +125,56 @@ def test_feedback_links_pdfs_and_login_failures_follow_their_own_settings(manage
         assert record.counts.get(label) == 1, (label, record.counts)
         assert not model.objects.exists()
     assert EmotionSample.objects.filter(call=world["call"]).exists()
+
+
+def test_calls_consents_and_clients_go_after_their_own_periods(manager, settings):
+    from calls.models import Client, Consent
+
+    settings.MIMIC_RETENTION_CALLS_DAYS = 365
+    settings.MIMIC_RETENTION_CLIENTS_DAYS = 730
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        world = build_world(manager)
+        call, client = world["call"], world["call"].client
+        Consent.objects.create(call=call, text_version="1", text_sha256="0" * 64, language="ru", operator="Bank")
+    assert Consent.objects.filter(call=call).exists()
+    with time_machine.travel(start + timedelta(days=364), tick=False):
+        purge_expired()
+        assert Call.objects.filter(pk=call.pk).exists()
+    with time_machine.travel(start + timedelta(days=366), tick=False):
+        record = purge_expired()
+        assert record.counts["emotions.Call"] >= 1 and record.counts["emotions.Consent"] >= 1
+        assert not Call.objects.filter(pk=call.pk).exists()
+        assert not Consent.objects.filter(call_id=call.pk).exists()
+        assert Client.objects.filter(pk=client.pk).exists()  # a client is kept for a while after the last call
+        # A client with a recent call stays, whenever they were first seen.
+        recent = Client.objects.create(display_name="Мария Иванова", manager=manager, created=start)
+        Call.objects.create(manager=manager, client=recent)
+    with time_machine.travel(start + timedelta(days=731), tick=False):
+        record = purge_expired()
+        assert record.counts["emotions.Client"] >= 1
+        assert not Client.objects.filter(pk=client.pk).exists()
+        assert Client.objects.filter(pk=recent.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_beat_the_web_process_purges_after_a_request_once_due(client, manager, settings):
+    from privacy import housekeeping
+
+    settings.MIMIC_RETENTION_IN_PROCESS_HOURS = 24
+    housekeeping.reset()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        client.get("/accounts/login/")
+        assert DestructionRecord.objects.filter(kind=DestructionKind.RETENTION).count() == 1
+        client.get("/accounts/login/")  # not due again
+        assert DestructionRecord.objects.filter(kind=DestructionKind.RETENTION).count() == 1
+    housekeeping.reset()
+    with time_machine.travel(start + timedelta(hours=25), tick=False):
+        client.get("/accounts/login/")
+        assert DestructionRecord.objects.filter(kind=DestructionKind.RETENTION).count() == 2
+    settings.MIMIC_RETENTION_IN_PROCESS_HOURS = 0  # with beat: never in process
+    housekeeping.reset()
+    with time_machine.travel(start + timedelta(days=3), tick=False):
+        client.get("/accounts/login/")
+        assert DestructionRecord.objects.filter(kind=DestructionKind.RETENTION).count() == 2

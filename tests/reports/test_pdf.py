@@ -105,3 +105,22 @@ def test_with_a_worker_the_page_waits_and_polls_until_the_pdf_is_ready(manager_c
     render_report_pdf(*queued[0])  # what the worker does
     assert manager_client.get(status_url).json() == {"status": "ready", "url": url}
     assert manager_client.get(url)["Content-Type"] == "application/pdf"
+
+
+def test_the_pdf_table_reads_satisfaction_then_the_three_shares_then_each_expression(
+    manager_client, design_call, eager_celery, tmp_path
+):
+    text = _pdf_text(manager_client.get(reverse("reports:call_report_pdf", args=[design_call.id])).content, tmp_path)
+    lines = text.splitlines()
+    rows = [
+        r"Общая удовлетворённость\*\s+79,3",
+        r"Негативная\s+15,3",
+        r"Нейтральная\s+52,0",
+        r"Позитивная\s+32,7",
+        r"Выражение лица\s+% времени, когда лицо видно",
+        r"Гнев\s+\d",
+        r"Презрение\s+\d",
+    ]
+    found = [next((i for i, line in enumerate(lines) if re.match(r"\s*" + row, line)), None) for row in rows]
+    assert None not in found, dict(zip(rows, found, strict=True))
+    assert found == sorted(found), text

@@ -158,7 +158,7 @@ def test_progress_is_reported_while_analysing(
 
     seen = []
 
-    def fake_analyze(path, fps=2.0, progress=None, *, engine):
+    def fake_analyze(path, fps=2.0, progress=None, *, engine, max_seconds=None):
         # Read what a poller would see at each step of a (fake) long analysis.
         for fraction in (0.25, 0.5, 0.75):
             progress(fraction)
@@ -248,12 +248,12 @@ def test_embedded_the_upload_answers_before_the_analysis_ends_and_its_progress_s
     real_analyze = engine.video.analyze_video
     halfway, release = threading.Event(), threading.Event()
 
-    def slow_analyze(path, fps=2.0, progress=None, *, engine):
+    def slow_analyze(path, fps=2.0, progress=None, *, engine, max_seconds=None):
         progress(0.4)
         halfway.set()
         if not release.wait(30):  # would block the request here if the analysis ran inside it
             raise RuntimeError("not released")
-        return real_analyze(path, fps=fps, progress=progress, engine=engine)
+        return real_analyze(path, fps=fps, progress=progress, engine=engine, max_seconds=max_seconds)
 
     monkeypatch.setattr(engine.video, "analyze_video", slow_analyze)
     response = manager_client.post(

@@ -24,6 +24,7 @@ from tests.conftest import PASSWORD
 from tests.support.reports import make_call
 
 EXPRESSION_ORDER = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral", "Contempt"]
+EXPRESSION_KEYS = [name.lower() for name in EXPRESSION_ORDER]
 
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -75,6 +76,38 @@ def test_report_shows_expressions_valences_satisfaction_and_footnote(manager_cli
     body = html[html.index("</header>", html.index('class="report-head"')) :]
     assert "Иван Петров" not in body
     assert report_call.client.pseudonym in body
+
+
+def _table_rows(html: str) -> list[tuple[str, str]]:
+    """(data-row, value cell) of each row of the report's satisfaction and expressions table, top to bottom."""
+    start = html.index('data-testid="emotions"')
+    table = html[start : html.index("</table>", start)]
+    return re.findall(r'<tr[^>]*data-row="([a-z]+)"[^>]*>.*?<td class="num"[^>]*>([^<]*)</td>', table, re.S)
+
+
+def test_report_table_has_satisfaction_then_the_three_shares_then_each_expression(manager_client, design_call):
+    html = _text(manager_client.get(reverse("reports:call_report", args=[design_call.id])))
+    rows = _table_rows(html)
+    assert [key for key, _ in rows] == ["satisfaction", "negative", "neutral", "positive", *EXPRESSION_KEYS]
+    # The design's table: 79 % overall for these shares (79.3 with one decimal, as the shares are shown).
+    assert rows[:4] == [("satisfaction", "79.3"), ("negative", "15.3"), ("neutral", "52.0"), ("positive", "32.7")]
+    assert 'data-row="satisfaction"><td>Overall satisfaction*</td>' in html
+    assert 'data-testid="footnote">* ' in html
+
+
+def test_report_csv_lists_satisfaction_shares_and_expressions_in_the_tables_order(manager_client, design_call):
+    response = manager_client.get(reverse("reports:call_report_csv", args=[design_call.id]))
+    rows = [r for r in csv.reader(io.StringIO(response.content.decode()))][1:]
+    rows = [r for r in rows if r[0] != "call"]
+    figures = [(section, item) for section, item, _ in rows if section.endswith("_pct")]
+    assert figures == [
+        ("satisfaction_pct", "overall"),
+        ("valence_pct", "negative"),
+        ("valence_pct", "neutral"),
+        ("valence_pct", "positive"),
+        *[("expression_pct", key) for key in EXPRESSION_KEYS],
+    ]
+    assert rows[0] == ["satisfaction_pct", "overall", "79.32"]
 
 
 def test_report_lists_negative_episodes_and_gaps_with_timestamps(manager_client, report_call):

@@ -38,3 +38,28 @@ def chromium(*extra_args: str) -> Iterator:
             yield browser
         finally:
             browser.close()
+
+
+def second_factor(target, username: str, timeout: float = 15_000) -> None:
+    """After the password: give the second factor on the real pages, with a real TOTP code.
+
+    A user with a device types its current code; a user without one goes through the enrolment (QR page,
+    code from the new secret, recovery codes, Continue) as on a first sign-in. ``target`` is a Playwright Page or
+    FrameLocator (sign-in inside the Dion iframe); codes are computed from the secrets as a phone would.
+    """
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import User
+    from tests.support.twofactor import code_for, current_code
+
+    user = User.objects.get(username=username)
+    token = target.locator("input[name=token]")
+    token.wait_for(timeout=timeout)
+    if target.locator("img.qr").count():
+        token.fill(code_for(TOTPDevice.objects.get(user=user, confirmed=False)))
+        target.locator("main button[type=submit].primary").click()
+        target.locator(".recovery-codes").wait_for(timeout=timeout)
+        target.locator("main a.button.primary").click()
+        return
+    token.fill(current_code(user))
+    target.locator("main button[type=submit].primary").click()

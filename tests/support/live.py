@@ -124,8 +124,9 @@ def give_consent(call) -> Consent:
     return give(call, "ru")
 
 
-def write_y4m(clip: Path, out: Path, loops: int = 4) -> Path:
-    """The clip as YUV4MPEG2 (I420, 30 fps) for Chromium's fake camera, looped so it lasts."""
+def write_y4m(clip: Path, out: Path, loops: int = 4, brightness: float = 1.0) -> Path:
+    """The clip as YUV4MPEG2 (I420, 30 fps) for Chromium's fake camera, looped so it lasts; ``brightness`` < 1
+    darkens it (a client in a dim room)."""
     import av
 
     frames = []
@@ -133,6 +134,9 @@ def write_y4m(clip: Path, out: Path, loops: int = 4) -> Path:
         stream = container.streams.video[0]
         for frame in container.decode(stream):
             planes = frame.reformat(format="yuv420p").to_ndarray()  # [H * 3/2, W]: Y, then U, then V
+            if brightness != 1.0:
+                luma = planes[: frame.height]
+                planes[: frame.height] = (luma.astype("float32") * brightness).astype(planes.dtype)
             frames.append(planes.tobytes())
             width, height = frame.width, frame.height
     with open(out, "wb") as fh:

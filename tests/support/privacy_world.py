@@ -94,3 +94,14 @@ def object_for_kwarg(world: dict[str, Any], kwarg: str) -> Any:
     if key not in world:
         raise KeyError(f"no object for URL kwarg {kwarg!r}: add it to tests/privacy_world.build_world")
     return world[key]
+
+
+def failed_sign_in(username: str, at) -> Any:
+    """One failed sign-in in django-axes' failure log, dated ``at`` (the column is auto_now_add)."""
+    from axes.models import AccessFailureLog
+
+    row = AccessFailureLog.objects.create(
+        username=username, ip_address="127.0.0.1", user_agent="tests", http_accept="*/*", path_info="/accounts/login/"
+    )
+    AccessFailureLog.objects.filter(pk=row.pk).update(attempt_time=at)
+    return row

@@ -72,7 +72,33 @@ def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
             env.pop(key, None)  # "" removes a variable (e.g. DATABASE_URL for SQLite)
         else:
             env[key] = value
+    if env.get("DATABASE_URL"):
+        # A process on a real database needs real secrets (webapp/settings.py), the same for every process of a run
+        # so that all of them sign and decrypt alike.
+        for key, value in _secrets_for_subprocesses().items():
+            env.setdefault(key, value)
     return env
+
+
+_THROWAWAY_SECRETS: dict[str, str] = {}
+
+
+def _secrets_for_subprocesses() -> dict[str, str]:
+    """The caller's own secrets when it runs on a real database (a pytest run there generates throwaway ones),
+    else throwaway ones made once per process: never the development keys published in the repository."""
+    from django.conf import settings
+
+    if settings.configured and not settings.MIMIC_EMBEDDED_SHAPE:
+        return {"SECRET_KEY": settings.SECRET_KEY, "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS)}
+    if not _THROWAWAY_SECRETS:
+        import secrets
+
+        from cryptography.fernet import Fernet
+
+        _THROWAWAY_SECRETS.update(
+            SECRET_KEY=secrets.token_urlsafe(50), FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode()
+        )
+    return dict(_THROWAWAY_SECRETS)
 
 
 class _Process:
@@ -194,3 +220,54 @@ class CeleryWorker(_Process):
 
     def __enter__(self) -> CeleryWorker:
         return self if self.running else self.start()  # `with CeleryWorker(...).start():` starts one, too
+
+
+class OIDCProvider(_Process):
+    """A real OpenID Connect provider (django-oauth-toolkit, tests/support/oidc_provider) on a free port.
+
+    ``people``: {username: {"email", "password", "roles"?}}; ``clients``: [{"name", "client_id", "client_secret",
+    "redirect_uri"}]. Its database and RSA signing key live in ``workdir``.
+    """
+
+    def __init__(self, workdir: Path, people: Mapping[str, Mapping], clients: list[Mapping[str, str]]) -> None:
+        import json
+
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.port = free_port()
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key_file = Path(workdir) / "oidc-key.pem"
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        self.clients = json.dumps(list(clients))
+        env = {
+            "OIDC_PROVIDER_SECRET_KEY": uuid.uuid4().hex * 2,
+            "OIDC_PROVIDER_DB": str(Path(workdir) / "oidc.sqlite3"),
+            "OIDC_PROVIDER_KEY_FILE": str(key_file),
+            "OIDC_PROVIDER_PEOPLE": json.dumps(dict(people)),
+        }
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))} | env
+        self.env["PYTHONUNBUFFERED"] = "1"
+        self.env.pop("DJANGO_SETTINGS_MODULE", None)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> OIDCProvider:
+        cmd = [sys.executable, "-m", "tests.support.oidc_provider.serve", str(self.port), self.clients]
+        self._start(cmd, self.env, f"oidc-{self.port}")
+        try:
+            wait_for_port(self.port, timeout=60, process=self.process)
+        except Exception as exc:
+            tail = self.log_tail()
+            self.stop()
+            raise RuntimeError(f"OIDC provider did not start: {exc}\n{tail}") from exc
+        return self
+
+    def __enter__(self) -> OIDCProvider:
+        return self if self.running else self.start()

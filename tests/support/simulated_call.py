@@ -39,8 +39,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-# frontend/stream.js: FINAL_CLOSE_CODES (auth, forbidden, not found, replaced, consent, ended, bad frames, abuse)
-FINAL_CLOSE_CODES = frozenset({4001, 4003, 4004, 4009, 4010, 4011, 4012, 4400, 4429})
+# frontend/stream.js: FINAL_CLOSE_CODES (auth, forbidden, not found, replaced, consent, ended, bad frames, bad message,
+# abuse)
+FINAL_CLOSE_CODES = frozenset({4001, 4003, 4004, 4009, 4010, 4011, 4012, 4400, 4422, 4429})
 MAX_UNACKED = 8  # stream.js maxUnacked (calls.protocol.MAX_UNACKED)
 
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from calls import protocol as capture
 from calls.models import Call, CallStatus
 from tests.conftest import PASSWORD
+from tests.support.browser import second_factor
 from tests.support.privacy_world import build_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -41,6 +42,7 @@ def test_the_main_pages_load_without_csp_violations(page, live_server, manager):
     page.fill("input[name=username]", manager.username)
     page.fill("input[name=password]", PASSWORD)
     page.click("main button[type=submit]")
+    second_factor(page, manager.username)
     page.wait_for_load_state()
     urls = [
         reverse("calls:call_list"),

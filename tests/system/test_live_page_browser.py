@@ -9,7 +9,6 @@ test sends the messages ManagerLiveConsumer sends (docs/live.md) into the page's
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -20,6 +19,8 @@ from django.urls import reverse
 from calls.lifecycle import give_consent, start_call
 from calls.models import Call, CallStatus, Consent
 from tests.conftest import PASSWORD
+from tests.support.browser import second_factor
+from tests.support.fake_socket import FakeSocket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -42,45 +43,6 @@ def consented_call(live_call) -> Call:
     return live_call
 
 
-class FakeSocket:
-    """The server's side of the page's WebSocket: what the test sends is what the consumer would send."""
-
-    def __init__(self, page) -> None:
-        self.page = page
-        self.routes: list = []
-        self.received: list[str] = []
-        page.route_web_socket(re.compile(r"/ws/calls/[0-9a-f-]+/live/$"), self._accept)
-
-    def _accept(self, route) -> None:
-        route.on_message(lambda message: self.received.append(message))
-        self.routes.append(route)
-
-    def wait_open(self) -> None:
-        for _ in range(200):
-            if self.routes and self.received:  # the page's hello arrived
-                return
-            self.page.wait_for_timeout(50)
-        raise AssertionError("the live page did not open its socket")
-
-    def send(self, **message) -> None:
-        self.routes[-1].send(json.dumps(message))
-
-    def score(self, face: bool = True, label: str = "happy", alert: bool = False, offset_ms: int = 1000) -> None:
-        self.send(
-            t="score",
-            seq=offset_ms // 500,
-            offset_ms=offset_ms,
-            face_found=face,
-            probs=None,
-            label=label if face else None,
-            valence=("positive" if label == "happy" else "negative") if face else None,
-            flags=[],
-            smoothed_label=label if face else None,
-            valence_score=0.6 if face else None,
-            alert=alert,
-        )
-
-
 def _open_live_page(browser, call: Call, live_server, width: int, height: int):
     page = browser.new_context(locale="ru-RU", viewport={"width": width, "height": height}).new_page()
     dialogs: list[str] = []
@@ -89,6 +51,7 @@ def _open_live_page(browser, call: Call, live_server, width: int, height: int):
     page.fill("input[name=username]", call.manager.username)
     page.fill("input[name=password]", PASSWORD)
     page.click("main button[type=submit]")
+    second_factor(page, call.manager.username)
     page.wait_for_load_state()
     page.goto(live_server.url + reverse("calls:call_live", args=[call.pk]))
     socket.wait_open()

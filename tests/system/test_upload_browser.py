@@ -9,6 +9,7 @@ import pytest
 
 from reports.models import Recording, RecordingStatus
 from tests.conftest import PASSWORD
+from tests.support.browser import second_factor
 from tests.support.engine import HAPPY_CLIP
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -29,6 +30,7 @@ def _sign_in(page, base: str, username: str) -> None:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("main button[type=submit]")
+    second_factor(page, username)
     page.wait_for_load_state()
 
 

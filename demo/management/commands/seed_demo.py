@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import timedelta
 from decimal import Decimal
 
@@ -7,6 +9,7 @@ import numpy as np
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Role, User
 from calls.models import Call, Client
@@ -33,6 +36,16 @@ DEMO_CLIENTS = [
 ]
 
 
+def demo_totp_key(username: str) -> str:
+    """The demo user's TOTP secret (hex), as published as the demo password: for the embedded demo only."""
+    return hashlib.sha1(f"mimic-demo-totp-{username}".encode()).hexdigest()
+
+
+def demo_totp_secret(username: str) -> str:
+    """The same secret in base32, as authenticator apps (and oathtool) take it."""
+    return base64.b32encode(bytes.fromhex(demo_totp_key(username))).decode("ascii")
+
+
 class Command(BaseCommand):
     help = "Create demo users, clients and past calls with realistic timelines (idempotent)."
 
@@ -53,6 +66,11 @@ class Command(BaseCommand):
                 user.supervisor = users.get(boss) if boss else None
                 user.save()
             users[username] = user
+            # Pre-enrolled, so that a newcomer can sign in as every role (the secrets are printed below).
+            if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+                TOTPDevice.objects.create(
+                    user=user, name="Demo authenticator", key=demo_totp_key(username), confirmed=True
+                )
 
         if Call.objects.filter(manager__in=[users["anna"], users["boris"]]).exists():
             self._print_logins()
@@ -128,6 +146,9 @@ class Command(BaseCommand):
             )
 
     def _print_logins(self) -> None:
-        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}; then the code of the TOTP secret):")
         for username, _first, _last, role, _ in DEMO_USERS:
-            self.stdout.write(f"  {username:10} {role.label}")
+            self.stdout.write(f"  {username:10} {str(role.label):20} TOTP secret {demo_totp_secret(username)}")
+        self.stdout.write(
+            "Add a secret to an authenticator app, or print the current code: .venv/bin/python manage.py demo_code anna"
+        )
