@@ -16,10 +16,12 @@ function look(state, beacon = false) {
   fetch(current.look, {
     method: "POST",
     body,
-    keepalive: true,
+    keepalive: state === "stop", // only where the page may be going away; sendBeacon covers that when available
     credentials: "omit",
     headers: { "Content-Type": "text/plain" },
-  }).catch(() => {});
+  })
+    .then((response) => response.text()) // read to the end, or the request is never finished for the browser
+    .catch(() => {});
 }
 
 function hide(beacon = false) {

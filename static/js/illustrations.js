@@ -203,7 +203,9 @@
       navigator.sendBeacon(data.lookUrl, new Blob([body], { type: "text/plain" }));
       return;
     }
-    fetch(data.lookUrl, { method: "POST", body: body, keepalive: true, credentials: "omit", headers: { "Content-Type": "text/plain" } })
+    // keepalive only where the page may be going away (a stop); sendBeacon covers that above when available
+    fetch(data.lookUrl, { method: "POST", body: body, keepalive: state === "stop", credentials: "omit", headers: { "Content-Type": "text/plain" } })
+      .then(function (response) { return response.text(); }) // read to the end, or the request never finishes
       .catch(function () {});
   }
   if (document.visibilityState !== "hidden") look("start");

@@ -15,6 +15,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.converters import UUIDConverter
 
+from calls.models import Call, CallStatus
 from tests.support.privacy_world import build_world, object_for_kwarg
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +28,10 @@ TOKEN_OR_ANONYMOUS = {
     "illustrations:share_pdf",
     "illustrations:share_event",
 }
+
+
+# Views that act on a running call only (showing an illustration during it): their worlds' calls are live.
+OPEN_CALL_VIEWS = {"illustrations:show_on_call", "illustrations:hide_on_call"}
 
 
 def _walk(patterns, prefix: str = "", namespace: str = "", converters=None) -> Iterator[tuple[str, str, dict]]:
@@ -86,6 +91,9 @@ def test_object_urls_are_404_for_everyone_who_may_not_see_the_object(
 
     victim = build_world(other_manager, name="Жертва")
     attacker = build_world(manager, name="Свой")
+    if name in OPEN_CALL_VIEWS:
+        for world in (victim, attacker):
+            Call.objects.filter(pk=world["call"].pk).update(status=CallStatus.LIVE, ended_at=None)
     victim_ids = {k: str(object_for_kwarg(victim, k).pk) for k in uuid_kwargs}
     attacker_ids = {k: str(object_for_kwarg(attacker, k).pk) for k in uuid_kwargs}
 

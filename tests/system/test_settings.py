@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
+# Secrets of this test module's child processes on a "real" database: random, never the published ones.
+THROWAWAY_SECRETS = {"SECRET_KEY": secrets.token_urlsafe(50), "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
 PROBE = (
     "import json, django; django.setup(); from django.conf import settings as s;"
     "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], 'layer': s.CHANNEL_LAYERS['default']['BACKEND'],"
@@ -23,6 +27,8 @@ PROBE = (
 def _settings_with(env: dict[str, str]) -> dict:
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     base["DJANGO_SETTINGS_MODULE"] = "webapp.settings"
+    if env.get("DATABASE_URL"):
+        base.update(THROWAWAY_SECRETS)  # a real database refuses the published development secrets
     out = subprocess.run(
         [sys.executable, "-c", PROBE], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, check=True
     )
@@ -82,7 +88,11 @@ def test_the_compose_file_runs_the_production_shape():
     assert services["web"]["command"] == ["bin/serve"]
     assert services["worker"]["command"][:4] == ["celery", "-A", "webapp", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "webapp", "beat"]
-    assert services["migrate"]["command"][-2:] == ["migrate", "--noinput"]
+    # The schema as the owner role, then the app role's grants (the app itself connects as a role owning nothing).
+    migrate = " ".join(services["migrate"]["command"])
+    assert "manage.py migrate --noinput" in migrate and "manage.py grant_app_role mimic_app" in migrate
+    assert services["migrate"]["environment"]["DATABASE_URL"].startswith("postgres://mimic_owner:")
+    assert services["web"]["environment"]["DATABASE_URL"].startswith("postgres://mimic_app:")
     assert (ROOT / "Dockerfile").read_text().count("FROM ") == 1
 
 
@@ -112,7 +122,7 @@ def test_a_database_that_never_answers_fails_the_connection_instead_of_hanging()
         probe = "import django; django.setup(); from django.db import connection; connection.ensure_connection()"
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env.update(DJANGO_SETTINGS_MODULE="webapp.settings", DB_CONNECT_TIMEOUT="1",
-                   DATABASE_URL=f"postgres://postgres@127.0.0.1:{port}/mimic")  # fmt: skip
+                   DATABASE_URL=f"postgres://postgres@127.0.0.1:{port}/mimic", **THROWAWAY_SECRETS)  # fmt: skip
         out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=60)  # fmt: skip
     assert out.returncode != 0
