@@ -185,8 +185,11 @@ def create_calls(n: int, fps: int) -> tuple[list[tuple[str, str]], str]:
         start_call(call)
         give_consent(call, "en")
         calls.append((str(call.pk), make_client_token(call.pk)))
+    from tests.support.twofactor import verify_session
+
     http = HttpClient()
     http.force_login(manager)
+    verify_session(http, manager)  # the live socket takes a session that passed the second factor
     from django.conf import settings
 
     return calls, f"{settings.SESSION_COOKIE_NAME}={http.cookies[settings.SESSION_COOKIE_NAME].value}"

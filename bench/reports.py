@@ -185,8 +185,11 @@ def main() -> None:
     pdf_ms = _median_ms(pdf, max(3, args.repeat // 3))
     rows.append(("PDF of the 60-min call (context+HTML+WeasyPrint)", pdf_ms, "one-line PDF", trivial_ms, "pdf"))
 
+    from tests.support.twofactor import verify_session
+
     http = HttpClient()
     http.force_login(sup)
+    verify_session(http, sup)  # supervisors always need their second factor
     translation.activate("ru")
 
     def get(url: str):

@@ -177,8 +177,11 @@ def _seed_main(frames: int) -> None:
     now = int(time.time() * 1000)
     for seq in range(frames):
         analyze_frame.delay(str(call.pk), seq, seq * 500, jpegs[seq % len(jpegs)], now)
+    from tests.support.twofactor import verify_session
+
     http = HttpClient()
     http.force_login(manager)
+    verify_session(http, manager)  # the live socket takes a session that passed the second factor
     cookie = f"{settings.SESSION_COOKIE_NAME}={http.cookies[settings.SESSION_COOKIE_NAME].value}"
     print(json.dumps({"call_id": str(call.pk), "token": make_client_token(call.pk), "cookie": cookie}))
 
