@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 import simplejpeg  # noqa: E402
 
 from engine.analytics import summarize  # noqa: E402
-from engine.decision import DecisionRule, metrics_path  # noqa: E402
+from engine.decision import DecisionRule, load_rule, metrics_path  # noqa: E402
 from engine.frames import decode_jpeg  # noqa: E402
 from engine.inference import DEFAULT_CLASSIFIER_PATH, Engine, grey_to_input  # noqa: E402
 from engine.labels import EXPRESSIONS, NEGATIVE_INDEX, canonical, valence_of  # noqa: E402
@@ -288,11 +288,7 @@ def main(argv: list[str] | None = None) -> dict:
     baseline = None
     for path in models:
         scorer = Scorer(path, sets, clips)
-        shipped = (
-            DecisionRule.from_dict(json.loads(metrics_path(path).read_text())["decision_rule"])
-            if (metrics_path(path).exists() and "decision_rule" in json.loads(metrics_path(path).read_text()))
-            else DecisionRule()
-        )
+        shipped = load_rule(path)
         model_report = {"argmax": scorer.score(DecisionRule())}
         baseline = baseline or model_report["argmax"]
         entries.append((f"{path.parent.name}/{path.name} · argmax", model_report["argmax"]))

@@ -154,35 +154,44 @@ class RedisSlidingWindowLimiter:
             self._sleep(wait)
 
 
-class FallbackLimiter:
+class _RedisFirst:
     """Redis when it answers, else the in-process limiter: an outage of Redis must not block calls.
 
     After a Redis failure it stays on the local limiter for ``cooldown`` seconds instead of waiting on a dead
     server before every request.
     """
 
-    def __init__(
-        self,
-        primary: RedisSlidingWindowLimiter,
-        fallback: SlidingWindowLimiter,
-        *,
-        cooldown: float = 30.0,
-        clock: Clock = time.monotonic,
-    ) -> None:
+    kind = "limiter"
+
+    def __init__(self, primary: Any, fallback: Any, *, cooldown: float = 30.0, clock: Clock = time.monotonic) -> None:
         self.primary = primary
         self.fallback = fallback
         self.cooldown = cooldown
         self._clock = clock
         self._down_until = float("-inf")
 
+    def _redis_may_be_up(self) -> bool:
+        return self._clock() >= self._down_until
+
+    def _redis_failed(self, exc: Exception) -> None:
+        self._down_until = self._clock() + self.cooldown
+        logger.warning("Dion %s: Redis unavailable (%s); limiting per process", self.kind, type(exc).__name__)
+
+
+class FallbackLimiter(_RedisFirst):
+    """The request rate: Redis's sliding window, else this process's (``_RedisFirst``)."""
+
+    kind = "rate limiter"
+    primary: RedisSlidingWindowLimiter
+    fallback: SlidingWindowLimiter
+
     def acquire(self) -> None:
-        if self._clock() >= self._down_until:
+        if self._redis_may_be_up():
             try:
                 self.primary.acquire()
                 return
             except Exception as exc:  # redis.RedisError and connection errors
-                self._down_until = self._clock() + self.cooldown
-                logger.warning("Dion rate limiter: Redis unavailable (%s); limiting per process", type(exc).__name__)
+                self._redis_failed(exc)
         self.fallback.acquire()
 
 
@@ -259,34 +268,21 @@ class RedisConcurrencyLimiter:
                 logger.warning("Dion concurrency limiter: slot not released in Redis; its lease will free it")
 
 
-class FallbackConcurrencyLimiter:
-    """Redis when it answers, else the in-process semaphore (for ``cooldown`` seconds after a Redis failure)."""
+class FallbackConcurrencyLimiter(_RedisFirst):
+    """Requests in flight: Redis's shared semaphore, else this process's (``_RedisFirst``)."""
 
-    def __init__(
-        self,
-        primary: RedisConcurrencyLimiter,
-        fallback: ConcurrencyLimiter,
-        *,
-        cooldown: float = 30.0,
-        clock: Clock = time.monotonic,
-    ) -> None:
-        self.primary = primary
-        self.fallback = fallback
-        self.cooldown = cooldown
-        self._clock = clock
-        self._down_until = float("-inf")
+    kind = "concurrency limiter"
+    primary: RedisConcurrencyLimiter
+    fallback: ConcurrencyLimiter
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
-        if self._clock() >= self._down_until:
+        if self._redis_may_be_up():
             try:
                 context = self.primary.slot()
                 context.__enter__()
             except Exception as exc:  # redis.RedisError and connection errors
-                self._down_until = self._clock() + self.cooldown
-                logger.warning(
-                    "Dion concurrency limiter: Redis unavailable (%s); limiting per process", type(exc).__name__
-                )
+                self._redis_failed(exc)
             else:
                 try:
                     yield
