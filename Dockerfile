@@ -12,7 +12,8 @@ RUN pip install -r requirements.in -c constraints.txt
 
 COPY . .
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput \
- && useradd --system --uid 10001 mimic
+ && useradd --system --uid 10001 mimic \
+ && mkdir -p /var/lib/mimic/uploads && chown mimic /var/lib/mimic/uploads
 USER mimic
 
 EXPOSE 8000

@@ -21,7 +21,7 @@ database named by DATABASE_URL, where the script creates its calls).
     python bench/live_load.py --calls 10 --fps 2 --seconds 30 [--json]
     python bench/live_load.py --soak [--calls 100 --fps 2 --seconds 600]   # resources over time
     python bench/live_load.py --breaking-point [--step-seconds 20]         # step calls until it breaks
-    python bench/live_load.py --compare --calls 48 --seconds 30 [--rounds 2]  # four configurations
+    python bench/live_load.py --compare --before DIR --calls 48 --seconds 30 [--rounds 2]  # before / after
 
 Soak: every ``--sample-seconds`` the RSS of daphne and of the workers (process trees, /proc), the
 database connections (pg_stat_activity), the queue depth (Redis LLEN) and the p95 latency of the
@@ -42,6 +42,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -305,6 +306,7 @@ def run_step(calls_n: int, fps: int, seconds: float, stack: Stack, frames: list[
         "cpu_pct": cpu,
         # CPU (all components, load generator included) per frame that reached a worker, ms
         "cpu_ms_per_scored_frame": round(10 * sum(cpu.values()) * wall / max(stats.scored, 1), 2),
+        "cpu_ms_per_frame": {name: round(10 * pct * wall / max(stats.scored, 1), 2) for name, pct in cpu.items()},
         "machine_busy_pct": round(100 * (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1), 1),
     }
 
@@ -315,19 +317,38 @@ def warm_up(stack: Stack, frames: list[bytes]) -> None:
     run_step(4, 2, 4, stack, frames)
 
 
+@contextmanager
+def code_from(root: Path | None):
+    """Start the stack's daphne and workers from another checkout of Mimic (``--before``: the code as it was
+    before a change, with its own defaults), on this checkout's virtual environment and database."""
+    from tests.support import servers
+
+    if root is None or root == REPO:
+        yield {}
+        return
+    saved = servers.REPO, servers.SERVE
+    servers.REPO, servers.SERVE = root, root / "bin" / "serve"
+    try:
+        yield {"PYTHONPATH": str(root), "DAPHNE": str(servers.VENV_BIN / "daphne")}
+    finally:
+        servers.REPO, servers.SERVE = saved
+
+
 class Stack:
     """daphne (bin/serve) and a prefork Celery worker on a private queue, or a server given by --url."""
 
-    def __init__(self, env: dict[str, str], workers: int, url: str | None = None) -> None:
-        self.env, self.workers, self.url = env, workers, url
+    def __init__(self, env: dict[str, str], workers: int, url: str | None = None, root: Path | None = None) -> None:
+        self.env, self.workers, self.url, self.root = env, workers, url, root
         self.procs: list = []
 
     def __enter__(self) -> Stack:
         if self.url:
             return self
-        self.worker = CeleryWorker(env=self.env, queue=self.env["CELERY_QUEUE"], pool="prefork",
-                                   concurrency=self.workers).start()  # fmt: skip
-        self.server = DaphneServer(env={**self.env}).start()
+        with code_from(self.root) as tree_env:
+            env = {**self.env, **tree_env}
+            self.worker = CeleryWorker(env=env, queue=env["CELERY_QUEUE"], pool="prefork",
+                                       concurrency=self.workers).start()  # fmt: skip
+            self.server = DaphneServer(env=env).start()
         self.procs = [self.worker, self.server]
         self.url = self.server.url
         return self
@@ -410,26 +431,25 @@ def main_modes(args, env: dict[str, str]) -> None:
         print(json.dumps(out))
 
 
-# --compare: the same load on four server configurations, interleaved, each on a freshly started stack.
-COMPARE_MODES = {
-    # Celery >= 5.5 closing the database connection after every task, one task per frame, the list-based
-    # channel layer (the shipped state before this work).
-    "before": {"CELERY_DB_REUSE_MAX": "0", "MIMIC_FRAME_BATCH_MS": "0", "MIMIC_CHANNEL_LAYER": "lists"},
-    # Connections kept (CONN_MAX_AGE), still one task per frame.
-    "per-frame": {"MIMIC_FRAME_BATCH_MS": "0", "MIMIC_CHANNEL_LAYER": "lists"},
-    # Cross-call batches, list-based layer.
-    "batched": {"MIMIC_CHANNEL_LAYER": "lists"},
-    # As shipped: batches and the Pub/Sub channel layer.
-    "pubsub": {},
+# --compare: the same load on each configuration, interleaved over --rounds, each on a freshly started stack.
+# "before" is the code of another checkout (--before DIR, e.g. `git archive <commit> | tar -x -C DIR`), with its
+# own defaults; "after" is this checkout as shipped. Further modes are this checkout with settings changed.
+COMPARE_MODES: dict[str, dict[str, str]] = {
+    "before": {},
+    "after": {},
+    # The 25 ms batch window of before, to tell the larger batches' share of the gain from the rest.
+    "after-25ms": {"MIMIC_FRAME_BATCH_MS": "25"},
 }
 
 
 def main_compare(args, env: dict[str, str]) -> None:
     frames = prepare(env)
+    before = Path(args.before).resolve() if args.before else None
+    modes = {mode: overrides for mode, overrides in COMPARE_MODES.items() if mode != "before" or before}
     rows = []
     for round_ in range(args.rounds):
-        for mode, overrides in COMPARE_MODES.items():
-            with Stack({**env, **overrides}, args.workers) as stack:
+        for mode, overrides in modes.items():
+            with Stack({**env, **overrides}, args.workers, root=before if mode == "before" else None) as stack:
                 warm_up(stack, frames)
                 row = run_step(args.calls, args.fps, args.seconds, stack, frames)
             row.update(mode=mode, round=round_ + 1)
@@ -438,18 +458,26 @@ def main_compare(args, env: dict[str, str]) -> None:
     print()
     print_rows(rows, label="mode")
     summary = {}
-    for mode in COMPARE_MODES:
+    for mode in modes:
         mine = [r for r in rows if r["mode"] == mode]
         summary[mode] = {
             key: round(statistics.median(r[key] for r in mine), 2)
             for key in ("p50_ms", "p95_ms", "cpu_ms_per_scored_frame", "drop_pct", "frames_scored")
         }
-    base = summary["before"]["cpu_ms_per_scored_frame"]
+        for component in mine[0]["cpu_ms_per_frame"]:
+            summary[mode][f"{component}_ms_per_frame"] = round(
+                statistics.median(r["cpu_ms_per_frame"][component] for r in mine), 2
+            )
+    base_mode = "before" if before else next(iter(modes))
+    base = summary[base_mode]["cpu_ms_per_scored_frame"]
     print(f"\nmedians over {args.rounds} round(s) of {args.calls} calls x {args.fps} fps, {args.seconds:g} s:")
     for mode, values in summary.items():
-        ratio = base / values["cpu_ms_per_scored_frame"] if values["cpu_ms_per_scored_frame"] else float("nan")
-        print(f"  {mode:<10} p50 {values['p50_ms']:>7} ms  p95 {values['p95_ms']:>7} ms  "
-              f"CPU {values['cpu_ms_per_scored_frame']:>6} ms/frame ({ratio:.2f}x less than before)  "
+        ratio = values["cpu_ms_per_scored_frame"] / base if base else float("nan")
+        parts = " ".join(
+            f"{k.removesuffix('_ms_per_frame')} {v}" for k, v in values.items() if k.endswith("_ms_per_frame")
+        )
+        print(f"  {mode:<11} p50 {values['p50_ms']:>7} ms  p95 {values['p95_ms']:>7} ms  "
+              f"CPU {values['cpu_ms_per_scored_frame']:>6} ms/frame ({ratio:.2f} of {base_mode}; {parts})  "
               f"drops {values['drop_pct']} %")  # fmt: skip
     if args.json:
         print(json.dumps({"rows": rows, "medians": summary}))
@@ -465,8 +493,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--soak", action="store_true", help="long run at --calls x --fps; resources over time")
     parser.add_argument("--breaking-point", action="store_true", help="step the calls until p95 or drops break")
-    parser.add_argument("--compare", action="store_true", help="before / per-frame / batched / pubsub on the same load")
-    parser.add_argument("--rounds", type=int, default=1, help="--compare: rounds of the four configurations")
+    parser.add_argument("--compare", action="store_true", help="before / after (and variants) on the same load")
+    parser.add_argument("--before", help="--compare: a checkout of the code to compare against (its own defaults)")
+    parser.add_argument("--rounds", type=int, default=1, help="--compare: rounds of the configurations")
     parser.add_argument("--step-seconds", type=float, default=20)
     parser.add_argument("--sample-seconds", type=float, default=30)
     args = parser.parse_args()

@@ -95,7 +95,7 @@ def cremad_clips(engine: Engine, fps: float = CLIP_FPS) -> list[Clip]:
     clips = []
     for row in rows:
         t_ms, found, crops = [], [], []
-        prev_box = None
+        engine.tracks.clear()
         with av.open(str(folder / row["file"])) as container:
             next_ms = 0.0
             for frame in container.decode(video=0):
@@ -105,8 +105,7 @@ def cremad_clips(engine: Engine, fps: float = CLIP_FPS) -> list[Clip]:
                 next_ms += 1000.0 / fps
                 small = frame.to_ndarray(format="rgb24", width=320, height=240)
                 rgb = decode_jpeg(simplejpeg.encode_jpeg(np.ascontiguousarray(small), quality=80))
-                result, crop = engine.locate(rgb, prev_box)
-                prev_box = result.box or prev_box
+                result, crop = engine.locate_in_stream(row["file"], rgb)  # tracked as live: region checks
                 t_ms.append(int(round(t)))
                 found.append(crop is not None)
                 if crop is not None:

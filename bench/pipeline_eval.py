@@ -7,6 +7,9 @@ Predictions are compared with the FER+ majority labels:
 
 - crops-direct: the classifier on the original 48x48 crops (the classifier's own accuracy);
 - frames-direct: the engine on the raw RGB frames (detection + cropping, no codec);
+- frames-tracked: the same frames as the next frame of a live stream: the previous frame's box is the engine's
+  own box for the face, moved by up to 15 % of its size and scaled by up to +-10 %, so the region check near it
+  (engine.inference.REGION_CONTEXT) decides, and the whole frame only on a miss;
 - full-path: analyze_video on the encoded video (what an uploaded recording gets).
 
 ``--tune`` searches the crop framing (CROP_SCALE, CROP_CENTER) on a slice of the
@@ -172,6 +175,24 @@ def run_eval(engine: Engine, limit: int | None, seed: int) -> dict:
     result["frames_direct"]["face_found_pct"] = 100.0 * np.mean([r.face_found for r in raw])
     result["frames_direct"]["ms_per_frame"] = 1000 * (time.perf_counter() - started) / len(frames)
 
+    rng = np.random.default_rng(seed + 2)
+    tracked, kept = [], 0
+    for frame, first in zip(frames, raw, strict=True):
+        if first.box is None:
+            tracked.append(first)
+            continue
+        x1, y1, x2, y2 = first.box
+        size = max(x2 - x1, y2 - y1) * rng.uniform(0.9, 1.1)
+        cx, cy = (x1 + x2) / 2 + rng.uniform(-0.15, 0.15) * size, (y1 + y2) / 2 + rng.uniform(-0.15, 0.15) * size
+        prev_box = (cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2)
+        kept += engine.detect_near(frame, prev_box) is not None
+        tracked.append(engine.analyze_rgb(frame, prev_box=prev_box, near=True))
+    result["frames_tracked"] = evaluate(
+        labels, np.array([EXPRESSIONS.index(r.label) if r.label else -1 for r in tracked])
+    )
+    result["frames_tracked"]["face_found_pct"] = 100.0 * np.mean([r.face_found for r in tracked])
+    result["frames_tracked"]["region_kept_pct"] = 100.0 * kept / max(sum(r.box is not None for r in raw), 1)
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "pasted.mp4"
         encode_video(frames, path)
@@ -203,18 +224,19 @@ def main(argv: list[str] | None = None) -> None:
     out = run_eval(engine, args.limit, args.seed)
     print(f"{out['n']} FER+ valid faces with a majority label, pasted into {FRAME_W}x{FRAME_H} frames")
     print(f"{'path':<14} {'face %':>7} {'accuracy':>9} {'P(neg)':>7} {'R(neg)':>7} {'F1(neg)':>8}")
-    for key in ("crops_direct", "frames_direct", "full_path"):
+    for key in ("crops_direct", "frames_direct", "frames_tracked", "full_path"):
         m = out[key]
         face = f"{m['face_found_pct']:.1f}" if "face_found_pct" in m else "-"
         print(
             f"{key:<14} {face:>7} {m['accuracy']:>9.3f} {m['precision_negative']:>7.3f} "
             f"{m['recall_negative']:>7.3f} {m['f1_negative']:>8.3f}"
         )
+    print(f"frames-tracked: the region check kept {out['frames_tracked']['region_kept_pct']:.1f} % of the frames")
     print(f"full-path label agreement with crops-direct: {out['full_path']['agreement_with_crops_direct']:.3f}")
     if args.json:
         slim = {
             key: {k: v for k, v in out[key].items() if k not in ("per_class", "confusion")}
-            for key in ("crops_direct", "frames_direct", "full_path")
+            for key in ("crops_direct", "frames_direct", "frames_tracked", "full_path")
         }
         print(json.dumps({"n": out["n"], **slim}))
 

@@ -7,7 +7,6 @@ calls.tasks, never loads it.
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
@@ -117,21 +116,22 @@ def reset() -> None:
 
 @dataclass
 class QueuedFrame:
-    """One frame as it travels in a task message: ``[call_id, seq, offset_ms, jpeg_b64, queued_ms]``."""
+    """One frame as it travels in a task message: ``[call_id, seq, offset_ms, jpeg, queued_ms]``, the JPEG as
+    raw bytes (msgpack bin, calls.tasks)."""
 
     call_id: str
     seq: int
     offset_ms: int
-    jpeg_b64: str
+    jpeg: bytes
     queued_ms: int
 
     @classmethod
     def from_message(cls, item: list | tuple) -> QueuedFrame:
-        call_id, seq, offset_ms, jpeg_b64, queued_ms = item
-        return cls(str(call_id), int(seq), int(offset_ms), jpeg_b64, int(queued_ms))
+        call_id, seq, offset_ms, jpeg, queued_ms = item
+        return cls(str(call_id), int(seq), int(offset_ms), bytes(jpeg), int(queued_ms))
 
     def as_message(self) -> list:
-        return [self.call_id, self.seq, self.offset_ms, self.jpeg_b64, self.queued_ms]
+        return [self.call_id, self.seq, self.offset_ms, self.jpeg, self.queued_ms]
 
     def scored(self, result: FrameResult) -> ScoredFrame:
         return ScoredFrame(
@@ -199,7 +199,7 @@ def analyze_batch(frames: list[QueuedFrame]) -> None:
                 messages.append(drop_message(frame.call_id, frame.seq, reason))
             else:
                 runnable.append(frame)
-        results = get_engine().analyze_many([(f.call_id, base64.b64decode(f.jpeg_b64)) for f in runnable])
+        results = get_engine().analyze_many([(f.call_id, f.jpeg) for f in runnable])
         scored = []
         for frame, result in zip(runnable, results, strict=True):
             if isinstance(result, BadFrame):

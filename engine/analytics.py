@@ -225,19 +225,28 @@ class LiveMood:
         self.window_s = window_s
         self.alert_share = alert_share
         self.smoother = Smoother(window=smoothing_frames)
-        self.recent: deque[tuple[float, bool, Sequence[float] | None]] = deque()
+        # (time, face visible, read as negative) per frame of the window, with running counts: the share is
+        # kept up to date per push instead of recounted over the window (a score per frame at up to 6 fps).
+        self.recent: deque[tuple[float, bool, bool]] = deque()
+        self.visible = 0
+        self.negatives = 0
 
     def push(self, now: float, face_found: bool, probs: Sequence[float] | None) -> dict:
-        self.recent.append((now, face_found, probs))
+        visible = face_found and probs is not None
+        negative = visible and max(range(len(probs)), key=probs.__getitem__) in NEGATIVE_INDEX
+        self.recent.append((now, visible, negative))
+        self.visible += visible
+        self.negatives += negative
         while self.recent and self.recent[0][0] < now - self.window_s:
-            self.recent.popleft()
+            _, was_visible, was_negative = self.recent.popleft()
+            self.visible -= was_visible
+            self.negatives -= was_negative
         smoothed = self.smoother.push(probs if face_found else None)
-        share = negative_share([(ok, p) for _, ok, p in self.recent])
-        visible = sum(1 for _, ok, p in self.recent if ok and p is not None)
+        share = self.negatives / self.visible if self.visible else 0.0
         return {
             "smoothed": smoothed,
             "smoothed_label": EXPRESSIONS[smoothed.index(max(smoothed))] if smoothed else None,
             "valence_score": valence_score(smoothed),
             "negative_share": round(share, 3),
-            "alert": visible >= ALERT_MIN_VISIBLE and share > self.alert_share,
+            "alert": self.visible >= ALERT_MIN_VISIBLE and share > self.alert_share,
         }

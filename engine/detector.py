@@ -132,6 +132,43 @@ class FaceDetector:
         faces = self._detect(rgb)
         return [face.scaled(factor) for face in faces] if factor != 1.0 else faces
 
+    def detect_region(self, rgb: np.ndarray, box: tuple, context: float, side: int) -> tuple[list[Face], tuple]:
+        """Faces in the square of ``context`` x the box's longer side around ``box``, detected at ``side`` x
+        ``side`` px, in the frame's coordinates; and the searched part of the frame (x1, y1, x2, y2). Outside the
+        frame the square is the network's mean colour. At 64 px the network costs about a fifth of the
+        half-size pass; the input's shape never changes, so ONNX Runtime and the priors are reused."""
+        x1, y1, x2, y2 = box
+        extent = max(context * max(x2 - x1, y2 - y1), 1.0)
+        square_left, square_top = (x1 + x2 - extent) / 2, (y1 + y2 - extent) / 2
+        height, width = rgb.shape[:2]
+        left, top = max(int(round(square_left)), 0), max(int(round(square_top)), 0)
+        right = min(int(round(square_left + extent)), width)
+        bottom = min(int(round(square_top + extent)), height)
+        scale = side / extent
+        size = (min(round((right - left) * scale), side), min(round((bottom - top) * scale), side))
+        if size[0] < 8 or size[1] < 8:
+            return [], (left, top, right, bottom)
+        region = Image.fromarray(np.ascontiguousarray(rgb[top:bottom, left:right]))
+        # Box (area) averaging when shrinking, as the whole-frame passes do: cheaper than bilinear, no aliasing.
+        resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+        canvas = np.empty((side, side, 3), dtype=np.uint8)
+        canvas[:] = BGR_MEAN[::-1].astype(np.uint8)
+        at_x = min(max(int(round((left - square_left) * scale)), 0), side - size[0])
+        at_y = min(max(int(round((top - square_top) * scale)), 0), side - size[1])
+        canvas[at_y : at_y + size[1], at_x : at_x + size[0]] = np.asarray(region.resize(size, resample))
+        fx, fy = (right - left) / size[0], (bottom - top) / size[1]
+        offset = np.array([left - at_x * fx, top - at_y * fy])
+        faces = [
+            Face(
+                (face.box[0] * fx + offset[0], face.box[1] * fy + offset[1], face.box[2] * fx + offset[0],
+                 face.box[3] * fy + offset[1]),
+                face.score,
+                face.landmarks * np.array([fx, fy]) + offset,
+            )
+            for face in self._detect(canvas)
+        ]  # fmt: skip
+        return faces, (left, top, right, bottom)
+
     def _detect(self, rgb: np.ndarray) -> list[Face]:
         height, width = rgb.shape[:2]
         # RGB -> BGR planes minus the mean, written straight into the NCHW input.

@@ -21,7 +21,7 @@ from PIL import Image
 
 from engine.decision import DecisionRule, load_rule
 from engine.detector import DEFAULT_PATH as DEFAULT_DETECTOR_PATH
-from engine.detector import Face, FaceDetector, single_thread_session
+from engine.detector import Face, FaceDetector, iou, single_thread_session
 from engine.frames import MAX_BYTES, BadFrame, decode_jpeg
 from engine.labels import (
     BLURRED,
@@ -34,7 +34,7 @@ from engine.labels import (
     TURNED,
     valence_of,
 )
-from engine.tracking import Tracks, select_face
+from engine.tracking import TRACK_IOU, Tracks, select_face
 
 __all__ = ["BadFrame", "Engine", "FrameResult", "crop_face", "select_face", "DEFAULT_CLASSIFIER_PATH"]
 
@@ -55,6 +55,15 @@ MAX_YAW_RATIO = 0.6  # nose off the eyes' midpoint, in inter-eye distances: abou
 # detector's 320 px input (so >= MIN_FACE_PX in the half-size copy), else the frame is detected again at full
 # size. A tracked face smaller than this skips the coarse pass. Measured in docs/benchmarks.md "Inference".
 FAST_DETECT_MIN_FACE = 2 * MIN_FACE_PX
+# Region check of a tracked frame: detect only in the square of REGION_CONTEXT x the previous box's longer side
+# around it, scaled to REGION_INPUT px (the face is then about 40 px, where RetinaFace is sure of a real face;
+# 0.6 ms of network against 3.3 ms for the half-size pass on the benchmark machine). The answer stands when the
+# face found there continues the previous box and lies inside the square; otherwise the frame is detected whole.
+# A wider square (2x) tolerates more movement but shrinks the face to 32 px, where tight synthetic crops were
+# missed: 9 % kept against 43 % at 1.5x on bench/pipeline_eval.py's pasted faces, 100 % of CREMA-D frames for
+# both (docs/benchmarks.md, "Issue 19").
+REGION_CONTEXT = 1.5
+REGION_INPUT = 64
 
 # FER2013 framing (tuned by bench/pipeline_eval.py --tune on a slice of FER+ train): a square of
 # CROP_SCALE x the detector box's longer side, its centre CROP_CENTER x box height below the box centre.
@@ -163,12 +172,16 @@ class Engine:
         max_frame_bytes: int = MAX_BYTES,
         max_streams: int = 2000,
         decision_rule: DecisionRule | None = None,
+        track_region: bool = True,
     ) -> None:
         """``coarse_fresh=False`` detects frames without a previous box at full size only: the baseline that
         bench/inference.py and bench/pipeline_eval.py measure coarse-to-fine detection against.
         ``max_streams`` bounds the streams whose face is tracked between frames (``analyze``).
-        ``decision_rule`` defaults to the rule shipped in the classifier's metrics JSON (engine.decision)."""
+        ``decision_rule`` defaults to the rule shipped in the classifier's metrics JSON (engine.decision).
+        ``track_region=False`` detects every frame of a stream whole, without the region check near its previous
+        box: the baseline that bench/inference.py and bench/model_eval.py measure the region check against."""
         self.coarse_fresh = coarse_fresh
+        self.track_region = track_region
         self.max_frame_bytes = max_frame_bytes
         self.detector_path = Path(detector_path or DEFAULT_DETECTOR_PATH)
         self.classifier_path = Path(classifier_path or DEFAULT_CLASSIFIER_PATH)
@@ -241,6 +254,20 @@ class Engine:
                     return faces
         return detector.detect(rgb)
 
+    def detect_near(self, rgb: np.ndarray, prev_box: tuple) -> list[Face] | None:
+        """The region check of a tracked frame: the faces near ``prev_box`` when the client's face is found
+        there, continuing it and inside the searched square; None when the frame must be detected whole."""
+        if max(prev_box[2] - prev_box[0], prev_box[3] - prev_box[1]) < MIN_FACE_PX:
+            return None  # a small face is best seen by the whole-frame pass
+        faces, (left, top, right, bottom) = self.detector.detect_region(rgb, prev_box, REGION_CONTEXT, REGION_INPUT)
+        client = select_face(faces, prev_box)
+        if client is None or float(iou(prev_box, np.array([client.box]))[0]) < TRACK_IOU:
+            return None
+        x1, y1, x2, y2 = client.box
+        if x1 < left or y1 < top or x2 > right or y2 > bottom:
+            return None  # cut by the square's edge: the face moved out of it
+        return faces
+
     def analyze(self, stream_id: str, jpeg: bytes) -> FrameResult:
         """Analyse the next JPEG frame of a stream (a call), tracking its face from the stream's previous
         frame; raises BadFrame for anything that is not a sane JPEG."""
@@ -261,31 +288,45 @@ class Engine:
             except BadFrame as exc:
                 answers.append(exc)
                 continue
-            result, crop = self.locate(rgb, self.tracks.get(stream_id))
-            self.tracks.remember(stream_id, result.box)
-            located.append((result, crop))
+            located.append(self.locate_in_stream(stream_id, rgb))
             answers.append(None)
         classified = iter(self.classify_located(located))
         return [next(classified) if answer is None else answer for answer in answers]
 
-    def analyze_jpeg(self, data: bytes, prev_box: tuple | None = None) -> FrameResult:
+    def locate_in_stream(self, stream_id: str, rgb: np.ndarray) -> tuple[FrameResult, np.ndarray | None]:
+        """``locate`` for the next frame of a stream: tracked from the stream's previous face (a region check
+        when that face is recent), and remembered for the stream's next frame."""
+        region_box = self.tracks.region_box(stream_id) if self.track_region else None
+        prev_box = region_box or self.tracks.get(stream_id)
+        faces = self.detect_near(rgb, region_box) if region_box is not None else None
+        result, crop = self.locate(rgb, prev_box, faces=faces)
+        self.tracks.remember(stream_id, result.box, by_region=faces is not None)
+        return result, crop
+
+    def analyze_jpeg(self, data: bytes, prev_box: tuple | None = None, *, near: bool = False) -> FrameResult:
         """Analyse one untrusted JPEG frame; raises BadFrame for anything that is not a sane JPEG."""
-        return self.analyze_rgb(decode_jpeg(data, self.max_frame_bytes), prev_box=prev_box)
+        return self.analyze_rgb(decode_jpeg(data, self.max_frame_bytes), prev_box=prev_box, near=near)
 
-    def analyze_rgb(self, image: np.ndarray, prev_box: tuple | None = None) -> FrameResult:
-        """Analyse one RGB uint8 frame [H, W, 3]. ``prev_box`` (x1, y1, x2, y2) keeps the same client tracked."""
-        return self.classify_located([self.locate(image, prev_box)])[0]
+    def analyze_rgb(self, image: np.ndarray, prev_box: tuple | None = None, *, near: bool = False) -> FrameResult:
+        """Analyse one RGB uint8 frame [H, W, 3]. ``prev_box`` (x1, y1, x2, y2) keeps the same client tracked;
+        ``near``: try the region check around it first (as a stream's recent box gets)."""
+        faces = self.detect_near(image, prev_box) if near and prev_box is not None and self.track_region else None
+        return self.classify_located([self.locate(image, prev_box, faces=faces)])[0]
 
-    def locate(self, image: np.ndarray, prev_box: tuple | None = None) -> tuple[FrameResult, np.ndarray | None]:
+    def locate(
+        self, image: np.ndarray, prev_box: tuple | None = None, *, faces: list[Face] | None = None
+    ) -> tuple[FrameResult, np.ndarray | None]:
         """The detection half of a frame's analysis: its result without probabilities, and the face crop to
         classify (None when there is nothing to classify). Batches finish with ``classify_located``; the
         result's box is known here, so the next frame of the same call can be tracked before classification.
+        ``faces``: already detected (a region check), else the frame is detected whole.
         """
         if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise BadFrame("bad_array", f"expected uint8 [H, W, 3], got {getattr(image, 'shape', None)}")
         if min(image.shape[:2]) < 1:
             raise BadFrame("zero_size")
-        faces = self.detect(image, prev_box)
+        if faces is None:
+            faces = self.detect(image, prev_box)
         face = select_face(faces, prev_box)
         if face is None:
             flags = [NO_FACE]

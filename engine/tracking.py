@@ -7,7 +7,10 @@ does not jump to whoever is biggest. Plain logic, no I/O.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,6 +18,13 @@ from engine.detector import Face, iou
 
 # The face overlapping the previous box this much is the same person, even if a larger face appears.
 TRACK_IOU = 0.3
+# A stream's box is good for a region check (engine.inference: detection near the previous box only) for this
+# long after it was seen; an older one sends the frame through whole-frame detection. Frames of one call
+# alternate between worker processes, so at 2 fps a process usually last saw the call 0.5-1.5 s ago.
+REGION_MAX_AGE_S = 2.0
+# After this many region checks in a row the next frame is detected whole again: it finds a second face that
+# came into view (the "multiple faces" flag) and re-anchors the box.
+REGION_REFRESH_FRAMES = 8
 
 Box = tuple[int, int, int, int]
 
@@ -31,32 +41,56 @@ def select_face(faces: list[Face], prev_box: tuple | None = None) -> Face | None
     return max(faces, key=lambda f: f.width * f.height)
 
 
-class Tracks:
-    """The last face box of each stream (a call), bounded: the least recently seen streams are forgotten.
+@dataclass(frozen=True)
+class Track:
+    """Where a stream's face was last seen, when, and how many frames in a row found it by a region check."""
 
-    A worker without a stream's box detects its face afresh, so forgetting costs a little speed, never
-    correctness; that is what lets any worker take any frame.
+    box: Box
+    seen_at: float
+    region_frames: int = 0
+
+    def allows_region_check(self, now: float) -> bool:
+        return now - self.seen_at <= REGION_MAX_AGE_S and self.region_frames < REGION_REFRESH_FRAMES
+
+
+class Tracks:
+    """The last face of each stream (a call), bounded: the least recently seen streams are forgotten.
+
+    A worker without a stream's box (or with a stale one) detects its face in the whole frame, so forgetting
+    costs a little speed, never correctness; that is what lets any worker, on any host, take any frame.
     """
 
-    def __init__(self, max_streams: int = 2000) -> None:
+    def __init__(self, max_streams: int = 2000, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_streams = max_streams
-        self._boxes: OrderedDict[str, Box] = OrderedDict()
+        self.clock = clock
+        self._tracks: OrderedDict[str, Track] = OrderedDict()
 
     def get(self, stream_id: str) -> Box | None:
-        return self._boxes.get(stream_id)
+        track = self._tracks.get(stream_id)
+        return track.box if track is not None else None
 
-    def remember(self, stream_id: str, box: Box | None) -> None:
-        """The stream's face is now at ``box``; None (no face at all) forgets it."""
+    def track(self, stream_id: str) -> Track | None:
+        return self._tracks.get(stream_id)
+
+    def region_box(self, stream_id: str) -> Box | None:
+        """The stream's box when its next frame may be checked near it only (recent, not due for a refresh)."""
+        track = self._tracks.get(stream_id)
+        return track.box if track is not None and track.allows_region_check(self.clock()) else None
+
+    def remember(self, stream_id: str, box: Box | None, by_region: bool = False) -> None:
+        """The stream's face is now at ``box`` (found by a region check or not); None (no face at all) forgets it."""
         if box is None:
-            self._boxes.pop(stream_id, None)
+            self._tracks.pop(stream_id, None)
             return
-        self._boxes[stream_id] = tuple(box)  # type: ignore[assignment]
-        self._boxes.move_to_end(stream_id)
-        while len(self._boxes) > self.max_streams:
-            self._boxes.popitem(last=False)
+        previous = self._tracks.get(stream_id)
+        runs = (previous.region_frames + 1 if previous is not None else 1) if by_region else 0
+        self._tracks[stream_id] = Track(tuple(box), self.clock(), runs)  # type: ignore[arg-type]
+        self._tracks.move_to_end(stream_id)
+        while len(self._tracks) > self.max_streams:
+            self._tracks.popitem(last=False)
 
     def clear(self) -> None:
-        self._boxes.clear()
+        self._tracks.clear()
 
     def __len__(self) -> int:
-        return len(self._boxes)
+        return len(self._tracks)

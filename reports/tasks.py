@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -111,6 +112,11 @@ def analyze_recording(recording_id: str) -> None:
         return
     if not recording.file:
         finish(recording, error=ERROR_UNREADABLE)
+        return
+    if not os.path.exists(recording.file.path):
+        # Written by the web host that took the upload: this worker must see the same MEDIA_ROOT (docker-compose.yml).
+        logger.error("Recording %s: its upload is not on this worker's MEDIA_ROOT; share that storage", recording_id)
+        finish(recording, error=ERROR_INTERNAL)
         return
     Recording.objects.filter(pk=recording.pk).update(status=RecordingStatus.PROCESSING)
     try:

@@ -160,7 +160,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
-CELERY_ACCEPT_CONTENT = ["json"]
+# Frame tasks are msgpack (raw JPEG bytes, calls.tasks); everything else is JSON. Neither can run code.
+CELERY_ACCEPT_CONTENT = ["json", "msgpack"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -196,7 +197,7 @@ MIMIC_QUEUE_MAX_DEPTH = envint("MIMIC_QUEUE_MAX_DEPTH", "20")
 # Cross-call micro-batching (calls.batching): a daphne process sends its frames to the workers as one
 # task per this many frames or per this many ms after the first, whichever comes first; 0 ms sends each frame
 # alone. Measured in docs/benchmarks.md, "Live load".
-MIMIC_FRAME_BATCH_MS = envint("MIMIC_FRAME_BATCH_MS", "25")
+MIMIC_FRAME_BATCH_MS = envint("MIMIC_FRAME_BATCH_MS", "50")
 MIMIC_FRAME_BATCH_MAX = envint("MIMIC_FRAME_BATCH_MAX", "16")
 # How long a worker trusts a call's open/consented state (the write itself re-checks under a row lock).
 MIMIC_CALL_STATE_CACHE_MS = envint("MIMIC_CALL_STATE_CACHE_MS", "1000")
@@ -233,6 +234,9 @@ MIMIC_FRAME_MAX_BYTES = envint("MIMIC_FRAME_MAX_BYTES", str(FRAME_MAX_BYTES))
 MIMIC_DEFAULT_FPS = envint("MIMIC_DEFAULT_FPS", "2")
 MIMIC_MAX_FPS = envint("MIMIC_MAX_FPS", "5")
 MIMIC_IDLE_END_SECONDS = envint("MIMIC_IDLE_END_SECONDS", "120")
+# Celery beat ends idle calls (calls.tasks.end_idle_calls, every 30 s). The embedded mode has no beat, so there
+# each open socket checks its own call instead; with beat those checks are only load (a query per socket per 10 s).
+MIMIC_SOCKET_IDLE_CHECK = envbool("MIMIC_SOCKET_IDLE_CHECK", str(CELERY_TASK_ALWAYS_EAGER))
 # A frame still queued after this long is dropped (counted as "stale"): late scores are worthless live.
 MIMIC_FRAME_STALE_MS = envint("MIMIC_FRAME_STALE_MS", "5000")
 # Manager alert: negative expression in more than this share of the face-visible frames of the window.

@@ -8,7 +8,6 @@ its worker is split, so a poison frame is dead-lettered alone) is in test_reliab
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 
 import pytest
@@ -98,8 +97,7 @@ def two_calls(call, manager, client_of_manager, process_engine):
 
 
 def queued(call, seq: int, jpeg: bytes | None = None, age_ms: int = 0) -> QueuedFrame:
-    data = base64.b64encode(jpeg or browser_like_jpeg()).decode()
-    return QueuedFrame(str(call.pk), seq, seq * 500, data, int(time.time() * 1000) - age_ms)
+    return QueuedFrame(str(call.pk), seq, seq * 500, jpeg or browser_like_jpeg(), int(time.time() * 1000) - age_ms)
 
 
 def _analyze(batch: list[QueuedFrame]) -> None:

@@ -325,11 +325,10 @@ async def test_queued_frames_write_nothing_after_withdrawal(consented_call, live
     from calls.tasks import analyze_frame
 
     await database_sync_to_async(withdraw_consent)(consented_call.pk, "client", "client-link")
-    import base64
 
     # A frame that was queued before the withdrawal runs now: nothing is written.
     await database_sync_to_async(analyze_frame.run)(  # closes its connection, or the test database cannot be dropped
-        str(consented_call.pk), 7, 0, base64.b64encode(browser_like_jpeg()).decode(), int(time.time() * 1000)
+        str(consented_call.pk), 7, 0, browser_like_jpeg(), int(time.time() * 1000)
     )
     assert await count(EmotionSample.objects.filter(call=consented_call)) == 0
 
@@ -369,8 +368,11 @@ def _set_email(user) -> None:
     user.save(update_fields=["email"])
 
 
-async def test_an_idle_call_ends_by_itself(consented_call, manager_cookie, settings, live_worker) -> None:
+async def test_an_idle_call_ends_by_itself_without_celery_beat(
+    consented_call, manager_cookie, settings, live_worker
+) -> None:
     settings.MIMIC_IDLE_END_SECONDS = 1
+    settings.MIMIC_SOCKET_IDLE_CHECK = True  # the embedded default; with Redis, beat's end_idle_calls does it
     live, _ = await connect_manager(consented_call, manager_cookie)
     messages = await expect_close(live, CloseCode.CALL_ENDED, timeout=10)
     assert {"t": "ended", "reason": "idle"} in messages

@@ -5,7 +5,6 @@ Fast and in-process; the real-process faults are in test_reliability_faults.py.
 
 from __future__ import annotations
 
-import base64
 import time
 
 import numpy as np
@@ -31,7 +30,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 
 def _frame(call, seq: int) -> None:
-    jpeg = base64.b64encode(browser_like_jpeg()).decode()
+    jpeg = browser_like_jpeg()
     tasks.analyze_frame.run(str(call.pk), seq, seq * 500, jpeg, int(time.time() * 1000))
 
 
@@ -108,7 +107,7 @@ async def test_frames_are_dropped_as_backpressure_when_the_queue_is_full(consent
 def _dark_frame(call, seq: int) -> None:
     rgb = simplejpeg.decode_jpeg(browser_like_jpeg(), colorspace="RGB")
     dark = simplejpeg.encode_jpeg(np.ascontiguousarray((rgb * 0.12).astype(np.uint8)), quality=70)
-    tasks.analyze_frame.run(str(call.pk), seq, seq * 500, base64.b64encode(dark).decode(), int(time.time() * 1000))
+    tasks.analyze_frame.run(str(call.pk), seq, seq * 500, dark, int(time.time() * 1000))
 
 
 def test_a_poorly_seen_face_is_stored_without_a_reading_and_the_report_states_its_share(consented_call) -> None:

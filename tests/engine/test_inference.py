@@ -12,6 +12,7 @@ from PIL import Image
 from engine.detector import FaceDetector, iou, nms, prior_boxes
 from engine.inference import BadFrame, Engine, FrameResult
 from engine.labels import EXPRESSIONS, valence_of
+from engine.tracking import REGION_MAX_AGE_S, REGION_REFRESH_FRAMES
 from tests.support.engine import frame, frame_rgb, jpeg
 
 
@@ -298,10 +299,83 @@ def test_analyze_uses_the_streams_previous_box(fresh_engine, monkeypatch) -> Non
     first = fresh_engine.analyze("call-a", frame("NEU"))
     seen = []
     real = fresh_engine.locate
-    monkeypatch.setattr(fresh_engine, "locate", lambda rgb, prev_box=None: seen.append(prev_box) or real(rgb, prev_box))
+    monkeypatch.setattr(
+        fresh_engine,
+        "locate",
+        lambda rgb, prev_box=None, faces=None: seen.append(prev_box) or real(rgb, prev_box, faces=faces),
+    )
     fresh_engine.analyze("call-a", frame("NEU"))
     fresh_engine.analyze("call-b", frame("NEU"))
     assert seen == [first.box, None]
+
+
+# --- tracked frames: the region check near the previous box ------------------------------------------
+
+
+@pytest.fixture
+def whole_frame_detections(fresh_engine, monkeypatch) -> list[int | None]:
+    """The ``max_side`` of every whole-frame detector run of ``fresh_engine`` (region checks are not counted)."""
+    calls: list[int | None] = []
+    real = fresh_engine.detector.detect
+    monkeypatch.setattr(
+        fresh_engine.detector, "detect", lambda rgb, max_side=None: calls.append(max_side) or real(rgb, max_side)
+    )
+    return calls
+
+
+def test_a_tracked_frame_is_detected_near_its_previous_box_only(fresh_engine, whole_frame_detections) -> None:
+    first = fresh_engine.analyze("call-a", frame("ANG"))
+    assert len(whole_frame_detections) == 1
+    second = fresh_engine.analyze("call-a", frame("ANG"))
+    assert len(whole_frame_detections) == 1  # the second frame cost a region check, no whole-frame pass
+    assert second.face_found and second.label == first.label
+    assert iou(first.box, np.array([second.box]))[0] > 0.8
+    assert second.probs == pytest.approx(first.probs, abs=0.1)
+    assert fresh_engine.tracks.track("call-a").region_frames == 1
+
+
+def test_a_face_that_left_the_searched_square_is_found_in_the_whole_frame(fresh_engine, whole_frame_detections) -> None:
+    rgb = frame_rgb("HAP")
+    fresh_engine.analyze("call-a", jpeg(rgb))
+    moved = np.roll(rgb, 150, axis=1)  # the client moved sideways by more than their face's width
+    result = fresh_engine.analyze("call-a", jpeg(moved))
+    assert result.face_found and result.label == "happy"
+    assert len(whole_frame_detections) >= 2
+    whole = fresh_engine.detector.detect(moved)
+    assert iou(whole[0].box, np.array([result.box]))[0] > 0.85
+    assert fresh_engine.tracks.track("call-a").region_frames == 0
+
+
+def test_region_checks_give_way_to_a_whole_frame_pass_every_few_frames(fresh_engine, whole_frame_detections) -> None:
+    data = frame("NEU")
+    for _ in range(1 + REGION_REFRESH_FRAMES):
+        fresh_engine.analyze("call-a", data)
+    assert len(whole_frame_detections) == 1
+    fresh_engine.analyze("call-a", data)  # due for a refresh: another person may have come into view
+    assert len(whole_frame_detections) == 2
+    assert fresh_engine.tracks.track("call-a").region_frames == 0
+
+
+def test_an_old_box_is_not_trusted_for_a_region_check(classifier_path, monkeypatch) -> None:
+    now = [100.0]
+    engine = Engine(classifier_path=classifier_path)
+    engine.tracks.clock = lambda: now[0]
+    calls = []
+    real = engine.detector.detect
+    monkeypatch.setattr(
+        engine.detector, "detect", lambda rgb, max_side=None: calls.append(max_side) or real(rgb, max_side)
+    )
+    engine.analyze("call-a", frame("NEU"))
+    now[0] += REGION_MAX_AGE_S + 0.5  # the worker has not seen this call for a while
+    engine.analyze("call-a", frame("NEU"))
+    assert len(calls) == 2
+
+
+def test_an_engine_without_region_checks_detects_every_frame_whole(classifier_path) -> None:
+    engine = Engine(classifier_path=classifier_path, track_region=False)
+    engine.analyze("call-a", frame("NEU"))
+    engine.analyze("call-a", frame("NEU"))
+    assert engine.tracks.track("call-a").region_frames == 0
 
 
 def test_analyze_raises_bad_frame_for_what_is_not_a_jpeg(fresh_engine) -> None:

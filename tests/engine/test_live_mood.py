@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from engine.analytics import ALERT_MIN_VISIBLE, LiveMood, valence_score, valence_series
+from engine.analytics import ALERT_MIN_VISIBLE, LiveMood, negative_share, valence_score, valence_series
 from engine.labels import EXPRESSIONS
 
 
@@ -93,3 +95,24 @@ def test_the_live_gauge_and_the_report_chart_use_the_same_valence() -> None:
     assert [point["score"] for point in series] == [valence_score(rows[0]), valence_score(rows[1]), None]
     # The gauge scores the smoothed probabilities, which are rounded to 4 places first.
     assert mood(smoothing=1).push(0, True, rows[1])["valence_score"] == pytest.approx(valence_score(rows[1]), abs=1e-3)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 3),
+            st.booleans(),
+            st.one_of(st.none(), st.sampled_from(EXPRESSIONS)),
+        ),
+        max_size=60,
+    )
+)
+def test_the_running_share_equals_a_recount_of_the_window(frames) -> None:
+    live, now, seen = mood(window_s=10), 0.0, []
+    for step, found, label in frames:
+        now += step
+        row = probs(label) if label is not None else None
+        update = live.push(now, found, row)
+        seen.append((now, found, row))
+        window = [(ok, p) for t, ok, p in seen if t >= now - 10]
+        assert update["negative_share"] == round(negative_share(window), 3)

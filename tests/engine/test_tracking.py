@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.detector import Face
-from engine.tracking import Tracks, select_face
+from engine.tracking import REGION_MAX_AGE_S, REGION_REFRESH_FRAMES, Tracks, select_face
 
 
 def face(x1: float, y1: float, x2: float, y2: float) -> Face:
@@ -45,3 +45,19 @@ def test_tracks_forget_the_least_recently_seen_streams_beyond_the_bound() -> Non
     assert tracks.get("a") == (0, 0, 2, 2)
     tracks.clear()
     assert len(tracks) == 0
+
+
+def test_a_recent_box_allows_a_region_check_until_it_is_old_or_due_for_a_refresh() -> None:
+    now = [0.0]
+    tracks = Tracks(clock=lambda: now[0])
+    tracks.remember("a", (0, 0, 50, 50))
+    assert tracks.region_box("a") == (0, 0, 50, 50)
+    now[0] += REGION_MAX_AGE_S + 0.1
+    assert tracks.region_box("a") is None
+    assert tracks.get("a") == (0, 0, 50, 50)  # still the client's last known place, for choosing among faces
+    for _ in range(REGION_REFRESH_FRAMES):
+        tracks.remember("a", (0, 0, 50, 50), by_region=True)
+    assert tracks.track("a").region_frames == REGION_REFRESH_FRAMES
+    assert tracks.region_box("a") is None
+    tracks.remember("a", (0, 0, 50, 50))  # a whole-frame detection starts the count again
+    assert tracks.region_box("a") == (0, 0, 50, 50)

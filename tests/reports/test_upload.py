@@ -151,6 +151,20 @@ def test_a_file_that_breaks_during_analysis_is_deleted_and_no_call_remains(
     assert Recording.objects.get().status == RecordingStatus.FAILED
 
 
+def test_a_worker_that_cannot_see_the_upload_fails_it_with_a_clear_log(
+    manager_client, client_of_manager, media_root, settings, tmp_path, caplog, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():  # kept, not run: the test runs the task itself
+        manager_client.post(reverse("reports:upload"), {"client": client_of_manager.pk, "video": _video(), **ATTESTED})
+    recording = Recording.objects.get()
+    settings.MEDIA_ROOT = str(tmp_path / "another-host")  # a worker host whose MEDIA_ROOT is not the web host's
+    analyze_recording(str(recording.pk))
+    recording.refresh_from_db()
+    assert recording.status == RecordingStatus.FAILED and recording.error == "internal"
+    assert "not on this worker's MEDIA_ROOT" in caplog.text
+    assert not Call.objects.exists()
+
+
 def test_progress_is_reported_while_analysing(
     manager_client, client_of_manager, media_root, monkeypatch, django_capture_on_commit_callbacks
 ):

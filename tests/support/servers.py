@@ -7,6 +7,10 @@ i.e. the test database inside a pytest-django test using ``transaction=True``).
 Embedded mode (no REDIS_URL in the env) runs Celery tasks eagerly inside daphne; with REDIS_URL
 also start a ``CeleryWorker`` on the same queue (``queue`` makes tests independent of any other
 worker on the same Redis).
+
+Both listen on, and are reached at, ``127.0.0.1`` unless given a ``host`` (an address of this machine) and a
+``prefix`` that runs their command elsewhere, e.g. ``["ip", "netns", "exec", NS]`` for a test host that is a
+network namespace (tests/support/netns.py).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,17 +36,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+def wait_for_port(
+    port: int, timeout: float = 30.0, process: subprocess.Popen | None = None, host: str = "127.0.0.1"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before listening on {port}")
+            raise RuntimeError(f"server exited with {process.returncode} before listening on {host}:{port}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
 def db_env(connection=None) -> dict[str, str]:
@@ -103,6 +109,7 @@ def _secrets_for_subprocesses() -> dict[str, str]:
 
 class _Process:
     process: subprocess.Popen | None = None
+    prefix: Sequence[str] = ()  # runs the command elsewhere, e.g. ``["ip", "netns", "exec", NS]``
 
     def _start(self, cmd: list[str], env: dict[str, str], log_name: str) -> None:
         if self.running:
@@ -112,7 +119,7 @@ class _Process:
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"mimic-{log_name}-{uuid.uuid4().hex[:8]}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            [*self.prefix, *cmd], cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     @property
@@ -143,24 +150,32 @@ class _Process:
 
 
 class DaphneServer(_Process):
-    """daphne on a free port, started by bin/serve (the one canonical command line)."""
+    """daphne on a free port, started by bin/serve (the one canonical command line); on ``host`` if given."""
 
-    def __init__(self, env: Mapping[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        prefix: Sequence[str] = (),
+    ) -> None:
         self.port = port or free_port()
-        self.env = base_env({**(env or {}), "HOST": "127.0.0.1", "PORT": str(self.port)})
+        self.host = host
+        self.prefix = list(prefix)
+        self.env = base_env({**(env or {}), "HOST": host, "PORT": str(self.port)})
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return f"ws://{self.host}:{self.port}"
 
     def start(self) -> DaphneServer:
         self._start([str(SERVE)], self.env, f"daphne-{self.port}")
         try:
-            wait_for_port(self.port, process=self.process)
+            wait_for_port(self.port, process=self.process, host=self.host)
         except Exception as exc:
             tail = self.log_tail()
             self.stop()
@@ -172,7 +187,11 @@ class DaphneServer(_Process):
 
 
 class CeleryWorker(_Process):
-    """``celery -A webapp worker`` on its own queue; ready when it answers a ping."""
+    """``celery -A webapp worker`` on its own queue; ready when it answers a ping.
+
+    ``hostname``: the node's name after the ``@`` (default ``%h``, the machine's: test hosts that share one
+    machine's hostname need their own). ``imports``: extra modules the worker loads (``-I``).
+    """
 
     def __init__(
         self,
@@ -180,14 +199,24 @@ class CeleryWorker(_Process):
         queue: str | None = None,
         pool: str = "solo",
         concurrency: int = 1,
+        prefix: Sequence[str] = (),
+        hostname: str = "%h",
+        imports: Sequence[str] = (),
     ) -> None:
         self.queue = queue or f"mimic-test-{uuid.uuid4().hex[:8]}"
         self.pool = pool
         self.concurrency = concurrency
+        self.prefix = list(prefix)
+        self.hostname = hostname
+        self.imports = list(imports)
         self.env = base_env({**(env or {}), "CELERY_QUEUE": self.queue})
 
+    @property
+    def nodename(self) -> str:
+        return f"{self.queue}@{self.hostname}"
+
     def start(self, timeout: float = 60.0) -> CeleryWorker:
-        name = f"{self.queue}@%h"
+        name = self.nodename
         cmd = [
             str(VENV_BIN / "celery"),
             "-A",
@@ -205,8 +234,10 @@ class CeleryWorker(_Process):
             "--without-mingle",
             "--loglevel",
             "INFO",
+            *(arg for module in self.imports for arg in ("-I", module)),
         ]
-        self._start(cmd, self.env, f"celery-{self.queue}")
+        log_name = f"celery-{self.queue}" if self.hostname == "%h" else f"celery-{self.queue}-{self.hostname}"
+        self._start(cmd, self.env, log_name)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

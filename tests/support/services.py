@@ -3,6 +3,10 @@
 * ``RedisServer``: a private ``redis-server`` on a free port (AOF on, as docker-compose runs it).
 * ``PgCluster``: a throwaway PostgreSQL cluster (``initdb`` + ``pg_ctl``, owned by the ``postgres``
   user when we are root) on a free port, migrated once; ``stop(immediate=True)`` is a hard stop.
+
+Both listen on loopback unless given a ``host`` (an address of this machine) and a ``prefix`` that runs the server
+elsewhere, e.g. ``["ip", "netns", "exec", NS]`` for a test host that is a network namespace (tests/support/netns.py);
+``PgCluster(trust=CIDR)`` also lets that subnet in without a password (a throwaway cluster).
 * ``seed``: run in a subprocess (``python -m tests.support.services seed ...``) against those services
   to create a live, consented call (and optionally enqueue frame tasks); prints one JSON line.
 
@@ -19,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.support.servers import REPO, base_env, free_port
@@ -46,23 +51,29 @@ def _as_postgres() -> list[str]:
 
 
 class RedisServer:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", prefix: Sequence[str] = ()) -> None:
         self.binary = require_binary("redis-server")
         self.port = port or free_port()
+        self.host = host
+        self.prefix = list(prefix)
         self.dir = tempfile.mkdtemp(prefix="mimic-redis-")
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def start(self) -> RedisServer:
-        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", self.dir, "--loglevel", "warning"]  # fmt: skip
+        cmd = [*self.prefix, self.binary, "--port", str(self.port), "--bind", self.host, "--save", "",
+               "--appendonly", "no", "--dir", self.dir, "--loglevel", "warning"]  # fmt: skip
+        if not self.host.startswith("127."):
+            # Protected mode refuses every client but loopback's when there is no password: the other hosts are
+            # the point here (a private server on a test subnet).
+            cmd += ["--protected-mode", "no"]
         self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         from tests.support.servers import wait_for_port
 
-        wait_for_port(self.port, timeout=10, process=self.process)
+        wait_for_port(self.port, timeout=10, process=self.process, host=self.host)
         return self
 
     def stop(self) -> None:
@@ -77,10 +88,15 @@ class RedisServer:
 
 
 class PgCluster:
-    def __init__(self) -> None:
+    """``trust``: a CIDR (e.g. a test subnet) whose clients may connect without a password, besides loopback."""
+
+    def __init__(self, host: str = "127.0.0.1", prefix: Sequence[str] = (), trust: str | None = None) -> None:
         self.initdb = require_binary("initdb")
         self.pg_ctl = str(Path(self.initdb).parent / "pg_ctl")
         self.port = free_port()
+        self.host = host
+        self.prefix = list(prefix)
+        self.trust = trust
         self.dir = Path(tempfile.mkdtemp(prefix="mimic-pg-"))
         self.data = self.dir / "data"
         if os.geteuid() == 0:
@@ -88,17 +104,21 @@ class PgCluster:
 
     @property
     def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/mimic"
+        return f"postgres://postgres@{self.host}:{self.port}/mimic"
 
-    def _run(self, *args: str) -> None:
-        subprocess.run([*_as_postgres(), *args], check=True, capture_output=True, timeout=120)
+    def _run(self, *args: str, prefix: Sequence[str] = ()) -> None:
+        # The prefix (e.g. ``ip netns exec``, which needs root) comes first, then the switch to the postgres user.
+        subprocess.run([*prefix, *_as_postgres(), *args], check=True, capture_output=True, timeout=120)
 
     def create(self) -> PgCluster:
         self._run(self.initdb, "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
+        if self.trust:
+            with open(self.data / "pg_hba.conf", "a") as hba:
+                hba.write(f"host all all {self.trust} trust\n")
         self.start()
         import psycopg
 
-        with psycopg.connect(f"postgres://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+        with psycopg.connect(f"postgres://postgres@{self.host}:{self.port}/postgres", autocommit=True) as conn:
             conn.execute("CREATE DATABASE mimic")
         env = base_env({"DATABASE_URL": self.url, "REDIS_URL": ""})
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO, env=env,
@@ -106,8 +126,9 @@ class PgCluster:
         return self
 
     def start(self) -> None:
-        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} -c fsync=on"
-        self._run(self.pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start")
+        opts = f"-p {self.port} -c listen_addresses={self.host} -c unix_socket_directories={self.dir} -c fsync=on"
+        self._run(self.pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start",
+                  prefix=self.prefix)  # fmt: skip
 
     def stop(self, immediate: bool = False) -> None:
         self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate" if immediate else "fast", "-w", "stop")
@@ -153,8 +174,6 @@ def frame_jpegs() -> list[bytes]:
 
 
 def _seed_main(frames: int) -> None:
-    import base64
-
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
@@ -173,7 +192,7 @@ def _seed_main(frames: int) -> None:
     call = Call.objects.create(manager=manager, client=client, capture_fps=2)
     start_call(call)
     give_consent(call, "en")
-    jpegs = [base64.b64encode(j).decode("ascii") for j in frame_jpegs()]
+    jpegs = frame_jpegs()
     now = int(time.time() * 1000)
     for seq in range(frames):
         analyze_frame.delay(str(call.pk), seq, seq * 500, jpegs[seq % len(jpegs)], now)
@@ -187,12 +206,17 @@ def _seed_main(frames: int) -> None:
 
 
 def send_task(env: dict[str, str], name: str, args: list, times: int = 1) -> None:
-    """Publish a task by name (``times`` messages) from a subprocess on ``env``'s broker and queue."""
+    """Publish a task by name (``times`` messages) from a subprocess on ``env``'s broker and queue, as msgpack, the
+    frame tasks' serializer (``args`` may hold JPEG bytes)."""
+    import msgpack
+
     code = (
-        "import json, sys, django; django.setup(); from webapp.celery import app; "
-        "[app.send_task(sys.argv[1], args=json.loads(sys.argv[2])) for _ in range(int(sys.argv[3]))]"
+        "import msgpack, sys, django; django.setup(); from webapp.celery import app; "
+        "args = msgpack.unpackb(sys.stdin.buffer.read()); "
+        "[app.send_task(sys.argv[1], args=args, serializer='msgpack') for _ in range(int(sys.argv[2]))]"
     )
-    subprocess.run([sys.executable, "-c", code, name, json.dumps(args), str(times)], cwd=REPO, env=base_env(env),
+    payload = msgpack.packb(args, use_bin_type=True)
+    subprocess.run([sys.executable, "-c", code, name, str(times)], cwd=REPO, env=base_env(env), input=payload,
                    check=True, capture_output=True, timeout=60)  # fmt: skip
 
 

@@ -8,7 +8,6 @@ these tests start, stop and kill themselves (tests/reliability_support.py); the 
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import re
 import signal
@@ -163,8 +162,8 @@ def test_a_poison_frame_in_a_batch_is_dead_lettered_alone_and_the_other_calls_fr
     env = {**env, "MIMIC_FRAME_STALE_MS": "600000"}  # the deaths and restarts must not make the others stale
     worker, first = _poison_worker(env, pg)
     second = seed_call(env)
-    good = base64.b64encode(frame_jpegs()[0]).decode()
-    poison = base64.b64encode(frame_jpegs()[0] + POISON).decode()
+    good = frame_jpegs()[0]
+    poison = frame_jpegs()[0] + POISON
     now = int(time.time() * 1000)
     batch = [[first["call_id"], 0, 0, good, now], [second["call_id"], 0, 0, good, now],
              [first["call_id"], 1, 500, poison, now], [second["call_id"], 1, 500, good, now]]  # fmt: skip

@@ -86,6 +86,11 @@ def test_the_compose_file_runs_the_production_shape():
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://") and env["REDIS_URL"].startswith("redis://")
     assert services["web"]["command"] == ["bin/serve"]
+    # An upload is written by web and read by whichever worker analyses it: one storage for both.
+    media = services["web"]["environment"]["MEDIA_ROOT"]
+    assert services["worker"]["environment"]["MEDIA_ROOT"] == media
+    assert any(v.split(":")[1] == media for v in services["web"]["volumes"])
+    assert services["web"]["volumes"] == services["worker"]["volumes"]
     assert services["worker"]["command"][:4] == ["celery", "-A", "webapp", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "webapp", "beat"]
     # The schema as the owner role, then the app role's grants (the app itself connects as a role owning nothing).
