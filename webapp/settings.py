@@ -172,6 +172,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # How often a worker looks for messages of dead workers past the visibility timeout (kombu: 10 s x 10).
     "unacked_restore_interval": envint("CELERY_UNACKED_RESTORE_INTERVAL", "10"),
     "unacked_restore_throttle": envint("CELERY_UNACKED_RESTORE_THROTTLE", "10"),
+    # The restore sweep holds a Redis lock while it runs (milliseconds). A worker killed inside a sweep leaves the
+    # lock until it expires, and no worker restores anything meanwhile (kombu: 300 s); 60 s bounds that delay.
+    "unacked_mutex_expire": envint("CELERY_UNACKED_MUTEX_EXPIRE", "60"),
     # A publish to a vanished broker fails instead of hanging (then the frame is dropped as "paused").
     "socket_timeout": 5,
     "socket_connect_timeout": 2,

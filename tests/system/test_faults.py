@@ -57,6 +57,8 @@ def env(pg, redis_server, classifier_path, tmp_path) -> dict[str, str]:  # noqa:
         "CELERY_VISIBILITY_TIMEOUT": "5",
         "CELERY_UNACKED_RESTORE_INTERVAL": "1",
         "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+        # A worker killed during its own restore sweep must not lock the others out of restoring for a minute.
+        "CELERY_UNACKED_MUTEX_EXPIRE": "2",
     }
 
 

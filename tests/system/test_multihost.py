@@ -97,6 +97,7 @@ def cluster(hosts: Hosts, classifier_path: Path) -> Iterator[Cluster]:
                 "CELERY_VISIBILITY_TIMEOUT": "5",
                 "CELERY_UNACKED_RESTORE_INTERVAL": "1",
                 "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+                "CELERY_UNACKED_MUTEX_EXPIRE": "2",  # a host killed mid-sweep must not hold the restore lock long
             }
         )
         web = DaphneServer(env=env, host=hosts.address("web"), prefix=hosts.run("web")).start()
