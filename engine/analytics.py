@@ -200,13 +200,17 @@ class Smoother:
         return [round(float(x), 4) for x in np.mean(self.window, axis=0)]
 
 
+def reads_negative(probs: Sequence[float]) -> bool:
+    """Whether one frame's expression is negative: its most probable class is a negative one."""
+    return max(range(len(probs)), key=probs.__getitem__) in NEGATIVE_INDEX
+
+
 def negative_share(recent: Sequence[tuple[bool, Sequence[float] | None]]) -> float:
     """Share of face-visible frames among ``recent`` whose expression is negative (0..1)."""
     visible = [row for ok, row in recent if ok and row is not None]
     if not visible:
         return 0.0
-    negatives = sum(1 for row in visible if int(np.argmax(row)) in NEGATIVE_INDEX)
-    return negatives / len(visible)
+    return sum(1 for row in visible if reads_negative(row)) / len(visible)
 
 
 # At least this many face-visible frames in the window before alerting, so one odd frame never does.
@@ -233,7 +237,7 @@ class LiveMood:
 
     def push(self, now: float, face_found: bool, probs: Sequence[float] | None) -> dict:
         visible = face_found and probs is not None
-        negative = visible and max(range(len(probs)), key=probs.__getitem__) in NEGATIVE_INDEX
+        negative = visible and reads_negative(probs)
         self.recent.append((now, visible, negative))
         self.visible += visible
         self.negatives += negative

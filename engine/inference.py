@@ -297,9 +297,8 @@ class Engine:
         """``locate`` for the next frame of a stream: tracked from the stream's previous face (a region check
         when that face is recent), and remembered for the stream's next frame."""
         region_box = self.tracks.region_box(stream_id) if self.track_region else None
-        prev_box = region_box or self.tracks.get(stream_id)
         faces = self.detect_near(rgb, region_box) if region_box is not None else None
-        result, crop = self.locate(rgb, prev_box, faces=faces)
+        result, crop = self.locate(rgb, self.tracks.get(stream_id), faces=faces)
         self.tracks.remember(stream_id, result.box, by_region=faces is not None)
         return result, crop
 
