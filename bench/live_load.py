@@ -42,7 +42,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -50,7 +49,7 @@ from cryptography.fernet import Fernet
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.support.servers import CeleryWorker, DaphneServer  # noqa: E402 - after the repository is on the path
+from tests.support.servers import VENV_BIN, CeleryWorker, DaphneServer  # noqa: E402 - after the repository is on the path
 from tests.support.simulated_call import SimulatedCall  # noqa: E402
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/mimic_bench"
@@ -317,38 +316,27 @@ def warm_up(stack: Stack, frames: list[bytes]) -> None:
     run_step(4, 2, 4, stack, frames)
 
 
-@contextmanager
-def code_from(root: Path | None):
-    """Start the stack's daphne and workers from another checkout of Mimic (``--before``: the code as it was
-    before a change, with its own defaults), on this checkout's virtual environment and database."""
-    from tests.support import servers
-
-    if root is None or root == REPO:
-        yield {}
-        return
-    saved = servers.REPO, servers.SERVE
-    servers.REPO, servers.SERVE = root, root / "bin" / "serve"
-    try:
-        yield {"PYTHONPATH": str(root), "DAPHNE": str(servers.VENV_BIN / "daphne")}
-    finally:
-        servers.REPO, servers.SERVE = saved
-
-
 class Stack:
     """daphne (bin/serve) and a prefork Celery worker on a private queue, or a server given by --url."""
 
-    def __init__(self, env: dict[str, str], workers: int, url: str | None = None, root: Path | None = None) -> None:
+    def __init__(self, env: dict[str, str], workers: int, url: str | None = None, root: Path = REPO) -> None:
         self.env, self.workers, self.url, self.root = env, workers, url, root
         self.procs: list = []
 
     def __enter__(self) -> Stack:
         if self.url:
             return self
-        with code_from(self.root) as tree_env:
-            env = {**self.env, **tree_env}
-            self.worker = CeleryWorker(env=env, queue=env["CELERY_QUEUE"], pool="prefork",
-                                       concurrency=self.workers).start()  # fmt: skip
-            self.server = DaphneServer(env=env).start()
+        env = dict(self.env)
+        if self.root != REPO:
+            # Another checkout of Mimic (--before: the code as it was, with its own defaults), on this checkout's
+            # virtual environment, database and Redis.
+            env.update(PYTHONPATH=str(self.root), DAPHNE=str(VENV_BIN / "daphne"))
+        self.worker = CeleryWorker(env=env, queue=env["CELERY_QUEUE"], pool="prefork", concurrency=self.workers)
+        self.server = DaphneServer(env=env)
+        for proc in (self.worker, self.server):
+            proc.root = self.root
+        self.worker.start()
+        self.server.start()
         self.procs = [self.worker, self.server]
         self.url = self.server.url
         return self
@@ -449,7 +437,8 @@ def main_compare(args, env: dict[str, str]) -> None:
     rows = []
     for round_ in range(args.rounds):
         for mode, overrides in modes.items():
-            with Stack({**env, **overrides}, args.workers, root=before if mode == "before" else None) as stack:
+            root = before if mode == "before" else REPO
+            with Stack({**env, **overrides}, args.workers, root=root) as stack:
                 warm_up(stack, frames)
                 row = run_step(args.calls, args.fps, args.seconds, stack, frames)
             row.update(mode=mode, round=round_ + 1)

@@ -26,7 +26,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SERVE = REPO / "bin" / "serve"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -110,6 +109,7 @@ def _secrets_for_subprocesses() -> dict[str, str]:
 class _Process:
     process: subprocess.Popen | None = None
     prefix: Sequence[str] = ()  # runs the command elsewhere, e.g. ``["ip", "netns", "exec", NS]``
+    root: Path = REPO  # the checkout it runs from (bench/live_load.py --before: another one)
 
     def _start(self, cmd: list[str], env: dict[str, str], log_name: str) -> None:
         if self.running:
@@ -119,7 +119,12 @@ class _Process:
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"mimic-{log_name}-{uuid.uuid4().hex[:8]}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [*self.prefix, *cmd], cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            [*self.prefix, *cmd],
+            cwd=self.root,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     @property
@@ -173,7 +178,7 @@ class DaphneServer(_Process):
         return f"ws://{self.host}:{self.port}"
 
     def start(self) -> DaphneServer:
-        self._start([str(SERVE)], self.env, f"daphne-{self.port}")
+        self._start([str(self.root / "bin" / "serve")], self.env, f"daphne-{self.port}")
         try:
             wait_for_port(self.port, process=self.process, host=self.host)
         except Exception as exc:

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tests.support.servers import REPO, base_env, free_port
@@ -149,6 +149,15 @@ class PgCluster:
     def stored_seqs(self, call_id: str) -> list[int]:
         return [r[0] for r in self.query("SELECT seq FROM emotions_emotionsample WHERE call_id = %s ORDER BY seq",
                                          [call_id])]  # fmt: skip
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str, every: float = 0.02) -> None:
+    """Poll ``predicate`` every ``every`` s until it is true; fail the test after ``timeout`` s, naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
 
 
 def seed_call(env: dict[str, str], frames: int = 0) -> dict:

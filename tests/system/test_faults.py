@@ -19,7 +19,15 @@ from pathlib import Path
 import pytest
 
 from tests.support.servers import CeleryWorker, DaphneServer
-from tests.support.services import PgCluster, RedisServer, end_call, frame_jpegs, seed_call, send_task
+from tests.support.services import (
+    PgCluster,
+    RedisServer,
+    end_call,
+    frame_jpegs,
+    seed_call,
+    send_task,
+    wait_until,
+)
 from tests.support.simulated_call import SimulatedCall
 
 pytestmark = pytest.mark.slow
@@ -69,14 +77,6 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def _stored_after_kills(env: dict[str, str], pg: PgCluster, acks_late: bool) -> list[int]:
     env = {**env, "MIMIC_FRAME_ACKS_LATE": "1" if acks_late else "0", "MIMIC_FRAME_STALE_MS": "600000"}
     call = seed_call(env, frames=FRAMES)  # queued before any worker runs
@@ -85,9 +85,9 @@ def _stored_after_kills(env: dict[str, str], pg: PgCluster, acks_late: bool) -> 
     worker._start = _importing("tests.support.slow_frames", worker._start)  # the kills land mid-frame
     worker.start()
     try:
-        _wait(lambda: count() >= 40, 60, "40 stored frames")
+        wait_until(lambda: count() >= 40, 60, "40 stored frames")
         os.kill(_children(worker.process.pid)[0], signal.SIGKILL)  # a pool process dies mid-frame
-        _wait(lambda: count() >= 100, 60, "100 stored frames")
+        wait_until(lambda: count() >= 100, 60, "100 stored frames")
         # 25 ms later, with both pool processes mid-frame (50 ms each): a kill timed by the store itself lands just as
         # the main process fetches the next message, and kombu's Redis transport moves a message from the queue to
         # its unacked set in two steps (BRPOP, then the unacked hash); a kill between them loses that message, which
@@ -135,7 +135,7 @@ def test_a_message_that_kills_its_worker_every_time_is_dead_lettered(env, pg) ->
     worker, call = _poison_worker(env, pg)
     with worker:
         send_task(env, "tests.support.poison_tasks.poison_frame", [call["call_id"], 5])
-        _wait(lambda: _dead_letters(pg, call) == 1, 90, "the dead letter")
+        wait_until(lambda: _dead_letters(pg, call) == 1, 90, "the dead letter")
         task_name, call_id, seq, deliveries = pg.query(
             "SELECT task_name, call_id::text, seq, deliveries FROM emotions_deadletter WHERE call_id = %s",
             [call["call_id"]],
@@ -156,11 +156,11 @@ def test_after_a_poison_message_the_worker_goes_on_with_ordinary_work(env, pg) -
     worker, call = _poison_worker(env, pg)
     with worker:
         send_task(env, "tests.support.poison_tasks.poison_frame", [call["call_id"], 5])
-        _wait(lambda: _dead_letters(pg, call) == 1, 90, "the dead letter")
+        wait_until(lambda: _dead_letters(pg, call) == 1, 90, "the dead letter")
         # More tasks than pool processes: every replacement process, and the prefetch window, must still work.
         send_task(env, "calls.tasks.end_idle_calls", [], times=6)
         done = lambda: len(re.findall(r"end_idle_calls\[\S+\] succeeded", worker.log_tail(200_000)))  # noqa: E731
-        _wait(lambda: done() == 6, 60, "the next tasks")
+        wait_until(lambda: done() == 6, 60, "the next tasks")
 
 
 def test_a_poison_frame_in_a_batch_is_dead_lettered_alone_and_the_other_calls_frames_are_stored(env, pg) -> None:
@@ -176,8 +176,8 @@ def test_a_poison_frame_in_a_batch_is_dead_lettered_alone_and_the_other_calls_fr
              [first["call_id"], 1, 500, poison, now], [second["call_id"], 1, 500, good, now]]  # fmt: skip
     with worker:
         send_task(env, "calls.tasks.analyze_frames", [batch])
-        _wait(lambda: _dead_letters(pg, first) == 1, 120, "the dead letter")
-        _wait(lambda: len(pg.stored_seqs(second["call_id"])) == 2, 60, "the other call's frames")
+        wait_until(lambda: _dead_letters(pg, first) == 1, 120, "the dead letter")
+        wait_until(lambda: len(pg.stored_seqs(second["call_id"])) == 2, 60, "the other call's frames")
         time.sleep(2)
         assert sorted(pg.stored_seqs(first["call_id"])) == [0]
         assert sorted(pg.stored_seqs(second["call_id"])) == [0, 1]
@@ -265,7 +265,9 @@ def _reconciled(sim: SimulatedCall, outage: Outage, stored: list[int]) -> dict[s
 def _report_marks(env: dict[str, str], pg: PgCluster, call: dict, outage: Outage) -> dict:
     """End the call; its report (built on the worker) has a gap over the outage, not interpolated across it."""
     end_call(env, call["call_id"])
-    _wait(lambda: pg.query("SELECT 1 FROM reports_callreport WHERE call_id = %s", [call["call_id"]]), 60, "the report")
+    wait_until(
+        lambda: pg.query("SELECT 1 FROM reports_callreport WHERE call_id = %s", [call["call_id"]]), 60, "the report"
+    )
     summary = pg.query("SELECT summary FROM reports_callreport WHERE call_id = %s", [call["call_id"]])[0][0]
     started = pg.query("SELECT started_at FROM emotions_call WHERE id = %s", [call["call_id"]])[0][0]
     down, up = (ms - int(started.timestamp() * 1000) for ms in (outage.down_ms, outage.up_ms))
@@ -322,14 +324,14 @@ def test_a_worker_takes_tasks_again_within_seconds_after_a_broker_outage(env, re
     # kombu's default backoff (tries 2, 6, 12, 20 s after the loss) would leave it away ~5 s after a 7 s outage.
     with CeleryWorker(env=env, queue=env["CELERY_QUEUE"], pool="prefork", concurrency=1) as worker:
         redis_server.stop()
-        _wait(lambda: "Connection to broker lost" in worker.log_tail(100_000), 10, "the worker to see the loss")
+        wait_until(lambda: "Connection to broker lost" in worker.log_tail(100_000), 10, "the worker to see the loss")
         time.sleep(7)
         redis_server.start()
         back = time.monotonic()
-        _wait(lambda: worker.log_tail(100_000).count("Connected to redis") == 2, 30, "the worker to reconnect")
+        wait_until(lambda: worker.log_tail(100_000).count("Connected to redis") == 2, 30, "the worker to reconnect")
         assert time.monotonic() - back < 3
         send_task(env, "calls.tasks.end_idle_calls", [])
-        _wait(lambda: re.search(r"end_idle_calls\[\S+\] succeeded", worker.log_tail(100_000)), 30, "a task")
+        wait_until(lambda: re.search(r"end_idle_calls\[\S+\] succeeded", worker.log_tail(100_000)), 30, "a task")
 
 
 LAYERS = ["ResilientRedisPubSubChannelLayer", "ResilientRedisChannelLayer"]  # shipped; MIMIC_CHANNEL_LAYER=lists

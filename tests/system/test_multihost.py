@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +40,7 @@ from django.conf import settings
 
 from tests.support.netns import Hosts, require_netns
 from tests.support.servers import REPO, CeleryWorker, DaphneServer, base_env
-from tests.support.services import PgCluster, RedisServer, require_binary
+from tests.support.services import PgCluster, RedisServer, require_binary, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -185,14 +185,6 @@ class TaskLog:
         return self.received - self.finished
 
 
-def _wait(predicate: Callable[[], object], timeout: float, what: str, every: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
-
-
 def _client_addresses(cluster: Cluster) -> tuple[set[str], set[str]]:
     """Where PostgreSQL's and Redis's clients connect from (their peer addresses)."""
     pg = {str(row[0]) for row in cluster.pg.query("SELECT client_addr FROM pg_stat_activity WHERE datname = 'mimic' "
@@ -241,12 +233,12 @@ def test_killing_a_worker_host_loses_no_frame(cluster: Cluster) -> None:
     try:
         load = _start_load(cluster, seconds=30)
         # The measured run has begun once its calls exist (the bench's warm-up has fewer), then KILL_AFTER_S into it.
-        _wait(lambda: cluster.pg.query("SELECT count(*) FROM emotions_call")[0][0] >= calls_before + CALLS or
-              load.poll() is not None, 120, "the measured run's calls")  # fmt: skip
+        wait_until(lambda: cluster.pg.query("SELECT count(*) FROM emotions_call")[0][0] >= calls_before + CALLS or
+                   load.poll() is not None, 120, "the measured run's calls", every=0.2)  # fmt: skip
         time.sleep(KILL_AFTER_S)
         assert load.poll() is None, load.communicate()[0][-3000:]
         # The very moment worker1 holds a batch it has not finished, the host dies.
-        _wait(lambda: doomed_log.read().in_flight, 20, "a batch in flight on worker1", every=0.01)
+        wait_until(lambda: doomed_log.read().in_flight, 20, "a batch in flight on worker1", every=0.01)
         pids = hosts.pids("worker1")
         killed = hosts.kill("worker1")
         doomed.process.wait(10)
