@@ -405,3 +405,11 @@ def test_the_frame_size_limit_is_the_engines_parameter(classifier_path) -> None:
         Engine(classifier_path=classifier_path, max_frame_bytes=len(data) - 1).analyze("a", data)
     assert raised.value.reason == "too_many_bytes"
     assert Engine(classifier_path=classifier_path, max_frame_bytes=len(data)).analyze("a", data).face_found
+
+
+def test_a_region_check_outside_the_frame_finds_nothing_instead_of_failing(fresh_engine) -> None:
+    rgb = frame_rgb("HAP")
+    height, width = rgb.shape[:2]
+    faces, searched = fresh_engine.detector.detect_region(rgb, (width + 100, 10, width + 180, 90), 1.5, 64)
+    assert faces == [] and searched[0] >= searched[2]  # nothing of the square is inside the frame
+    assert fresh_engine.detect_near(rgb, (width + 100, 10, width + 180, 90)) is None
