@@ -110,11 +110,13 @@ def cluster(hosts: Hosts, classifier_path: Path) -> Iterator[Cluster]:
 
 
 def _start_workers(cluster: Cluster, slow: tuple[str, ...] = ()) -> dict[str, CeleryWorker]:
-    """A prefork worker (one pool process) on each worker host, all on the run's queue; ``slow`` hosts take 50 ms
+    """A prefork worker (one pool process) on each worker host, all on the run's queue; ``slow`` hosts take 200 ms
     more per frame (tests/support/slow_frames.py), so that a kill finds batches in flight."""
     workers = {
         name: CeleryWorker(
-            env=cluster.env, queue=cluster.env["CELERY_QUEUE"], pool="prefork", concurrency=1,
+            # 200 ms per frame: a batch seen in flight is still in flight when the kill lands, tens of ms later.
+            env={**cluster.env, "MIMIC_TEST_SLOW_FRAME_MS": "200"} if name in slow else cluster.env,
+            queue=cluster.env["CELERY_QUEUE"], pool="prefork", concurrency=1,
             prefix=cluster.hosts.run(name), hostname=name,
             imports=("tests.support.slow_frames",) if name in slow else (),
         )
