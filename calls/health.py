@@ -31,6 +31,9 @@ def _db_ok() -> bool:
         return False
 
 
+_db_ok_async = database_sync_to_async(_db_ok)
+
+
 class ServiceHealth:
     """Probes every ``MIMIC_HEALTH_PROBE_MS`` while at least one socket listens."""
 
@@ -73,7 +76,10 @@ class ServiceHealth:
         if not await self._redis_ok():
             down.add("redis")
         try:
-            ok = await asyncio.wait_for(database_sync_to_async(_db_ok)(), timeout=3)
+            # Not asyncio.wait_for: before Python 3.12 it swallows a cancel that lands as the probe answers, and
+            # the loop then outlives its event loop's shutdown (daphne's, or a test's), which waits for it forever.
+            async with asyncio.timeout(3):
+                ok = await _db_ok_async()
         except TimeoutError:
             ok = False
         if not ok:
