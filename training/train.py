@@ -356,6 +356,16 @@ def onnx_parity(wrapper: nn.Module, path: Path, x: np.ndarray) -> float:
     return float(max(np.abs(ref - got).max(), np.abs(ref[:1] - got1).max()))
 
 
+def load_exported(net: nn.Module, path: Path, images: np.ndarray) -> nn.Module:
+    """``net`` with the weights of an exported ONNX model, its BatchNorms calibrated on about 2,048 of
+    ``images`` (training.warmstart)."""
+    from .warmstart import load_onnx_weights
+
+    calib = torch.from_numpy(images[:: max(len(images) // 2048, 1)][:2048]).float().div(255.0).unsqueeze(1)
+    load_onnx_weights(net, path, (calib - PIXEL_MEAN) / PIXEL_STD)
+    return net
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
@@ -386,6 +396,13 @@ def main(argv=None) -> dict:
         "balanced against the training mix's lean to neutral",
     )
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument(
+        "--teacher",
+        help="distil this exported ONNX model (of --teacher-arch, loaded like --init): its flip-averaged softmax "
+        "on the same augmented batch is the target, mixed with the labels by --distill",
+    )
+    ap.add_argument("--teacher-arch", choices=sorted(ARCHS), help="--teacher's architecture (default: --arch)")
+    ap.add_argument("--distill", type=float, default=0.7, help="--teacher: weight of the teacher's target (0-1)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -449,12 +466,14 @@ def main(argv=None) -> dict:
         flush=True,
     )
     if args.init:
-        from .warmstart import load_onnx_weights
-
-        calib = torch.from_numpy(fit_images[:: max(n_fit // 2048, 1)][:2048]).float().div(255.0).unsqueeze(1)
-        load_onnx_weights(net, Path(args.init), (calib - PIXEL_MEAN) / PIXEL_STD)
+        load_exported(net, Path(args.init), fit_images)
         print(f"warm start from {args.init}", flush=True)
     net = net.to(dev).to(memory_format=torch.channels_last)
+    teacher = None
+    if args.teacher:
+        teacher = load_exported(ExpressionNet(**ARCHS[args.teacher_arch or args.arch]), Path(args.teacher), fit_images)
+        teacher = teacher.to(dev).to(memory_format=torch.channels_last).eval()
+        print(f"distilling {args.teacher} (flip-averaged) at weight {args.distill}", flush=True)
     ema = torch.optim.swa_utils.AveragedModel(
         net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema), use_buffers=True
     )
@@ -503,6 +522,15 @@ def main(argv=None) -> dict:
             with torch.autocast(dev.type, dtype=amp_dtype, enabled=use_amp):
                 logits = net(xb)
             per_face = -(y_fit[idx] * F.log_softmax(logits.float() + log_prior_shift, 1)).sum(1)
+            if teacher is not None:
+                # The teacher's exported function (flip averaging included) on the same faces: a student
+                # without the flip pass learns what the two passes agree on. The teacher's softmax is already
+                # the balanced one, so it is matched without the prior shift.
+                with torch.no_grad():
+                    both = torch.softmax(teacher(torch.cat([xb, xb.flip(3)])).float(), 1)
+                    target = 0.5 * (both[: len(idx)] + both[len(idx) :])
+                mimic = -(target * F.log_softmax(logits.float(), 1)).sum(1)
+                per_face = (1 - args.distill) * per_face + args.distill * mimic
             loss = (per_face * w_fit[idx]).sum() / w_fit[idx].sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -564,6 +592,9 @@ def main(argv=None) -> dict:
         muxfe_weight=args.muxfe_weight if args.muxfe else None,
         webcam_augmentation=args.webcam_aug,
         logit_adjust=args.logit_adjust,
+        teacher=args.teacher,
+        teacher_arch=(args.teacher_arch or args.arch) if args.teacher else None,
+        distill=args.distill if args.teacher else None,
         holdout_images=int(len(ho_idx)),
         train_time_s=round(train_time, 1),
         hardware=hardware(),
