@@ -122,6 +122,13 @@ ARCHS = {
 }
 
 
+def flip_averaged_softmax(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The mean of the softmax of normalised faces ``x`` and of their mirror images (test-time flip)."""
+    n = x.shape[0]
+    p = torch.softmax(net(torch.cat([x, torch.flip(x, dims=[3])], dim=0)), dim=1)
+    return 0.5 * (p[:n] + p[n:])
+
+
 class ExportWrapper(nn.Module):
     """[N,1,48,48] in [0,1] -> softmax probs [N,8]; optional flip averaging."""
 
@@ -134,10 +141,7 @@ class ExportWrapper(nn.Module):
         x = (x - PIXEL_MEAN) / PIXEL_STD
         if not self.tta:
             return torch.softmax(self.net(x), dim=1)
-        n = x.shape[0]
-        logits = self.net(torch.cat([x, torch.flip(x, dims=[3])], dim=0))
-        p = torch.softmax(logits, dim=1)
-        return 0.5 * (p[:n] + p[n:])
+        return flip_averaged_softmax(self.net, x)
 
 
 def count_macs(net: nn.Module) -> int:
@@ -470,8 +474,9 @@ def main(argv=None) -> dict:
         print(f"warm start from {args.init}", flush=True)
     net = net.to(dev).to(memory_format=torch.channels_last)
     teacher = None
+    teacher_arch = (args.teacher_arch or args.arch) if args.teacher else None
     if args.teacher:
-        teacher = load_exported(ExpressionNet(**ARCHS[args.teacher_arch or args.arch]), Path(args.teacher), fit_images)
+        teacher = load_exported(ExpressionNet(**ARCHS[teacher_arch]), Path(args.teacher), fit_images)
         teacher = teacher.to(dev).to(memory_format=torch.channels_last).eval()
         print(f"distilling {args.teacher} (flip-averaged) at weight {args.distill}", flush=True)
     ema = torch.optim.swa_utils.AveragedModel(
@@ -527,8 +532,7 @@ def main(argv=None) -> dict:
                 # without the flip pass learns what the two passes agree on. The teacher's softmax is already
                 # the balanced one, so it is matched without the prior shift.
                 with torch.no_grad():
-                    both = torch.softmax(teacher(torch.cat([xb, xb.flip(3)])).float(), 1)
-                    target = 0.5 * (both[: len(idx)] + both[len(idx) :])
+                    target = flip_averaged_softmax(teacher, xb).float()
                 mimic = -(target * F.log_softmax(logits.float(), 1)).sum(1)
                 per_face = (1 - args.distill) * per_face + args.distill * mimic
             loss = (per_face * w_fit[idx]).sum() / w_fit[idx].sum()
@@ -593,7 +597,7 @@ def main(argv=None) -> dict:
         webcam_augmentation=args.webcam_aug,
         logit_adjust=args.logit_adjust,
         teacher=args.teacher,
-        teacher_arch=(args.teacher_arch or args.arch) if args.teacher else None,
+        teacher_arch=teacher_arch,
         distill=args.distill if args.teacher else None,
         holdout_images=int(len(ho_idx)),
         train_time_s=round(train_time, 1),
