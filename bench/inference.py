@@ -10,9 +10,11 @@ Paths: "fresh" = no previous box (first frame, or the track was lost);
 steady live stream. "new" is the engine as shipped: coarse-to-fine detection (a
 half-size pass first, full size only when it finds no face >= 80 px) and, on a
 tracked frame, the region check (detection in a 64 px square around the previous
-box only, the whole frame on a miss). "old" is the baseline measured in the same
-run: Engine(track_region=False), the engine before the region check, which
-detects tracked frames whole (coarse-to-fine). "No face" frames (synthetic
+box only, the whole frame on a miss), and the classifier's mirror pass only on
+faces the first pass leaves undecided (engine.mirror). "old" is the baseline
+measured in the same run: Engine(track_region=False, mirror_margin=None), the
+engine before both, which detects tracked frames whole (coarse-to-fine) and
+mirrors every face. "No face" frames (synthetic
 backgrounds) are the coarse-to-fine worst case: both passes run. The Pillow
 decoder and the detector alone at full size are the other baselines (ratio
 total / detector-only).
@@ -136,6 +138,7 @@ def measure(new: Engine, old: Engine, frames: list[tuple[int, np.ndarray]], size
         "detect_tracked_ms": lambda p: old.detect(p[0], p[3]),
         "detect_region_ms": lambda p: new.detect_near(p[0], p[3]) or new.detect(p[0], p[3]),
         "classify_ms": lambda p: new.classify(crop_face(p[0], p[1])[None, None]),
+        "classify_old_ms": lambda p: old.classify(crop_face(p[0], p[1])[None, None]),
         "total_old_ms": lambda p: old.analyze_jpeg(p[2]),
         "total_ms": lambda p: new.analyze_jpeg(p[2]),
         "total_tracked_old_ms": lambda p: old.analyze_jpeg(p[2], prev_box=p[3]),
@@ -144,6 +147,9 @@ def measure(new: Engine, old: Engine, frames: list[tuple[int, np.ndarray]], size
         "total_no_face_ms": lambda p: new.analyze_jpeg(p[4]),
     }
     row = interleaved_medians(stages, items, runs)
+    # How many of these faces the engine mirrored (the counts span this size's rounds of every stage).
+    row["mirrored_pct"] = 100.0 * new.classifier.faces_mirrored / max(new.classifier.faces_seen, 1)
+    new.classifier.faces_seen = new.classifier.faces_mirrored = 0
     row["jpeg_bytes"] = int(statistics.median(len(j) for j in jpegs))
     row["face_px"] = int(statistics.median(face.size for face in faces))
     # How often one (coarse) detector pass was enough on these frames; the rest paid for both passes.
@@ -176,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     new = Engine(classifier_path=args.classifier)
-    old = Engine(classifier_path=args.classifier, track_region=False)
+    old = Engine(classifier_path=args.classifier, track_region=False, mirror_margin=None)
     frames = source_frames()
     load_before = os.getloadavg()
     results = {f"{w}x{h}": measure(new, old, frames, (w, h), args.runs) for w, h in SIZES}
@@ -201,7 +207,9 @@ def main(argv: list[str] | None = None) -> None:
         ("detect_ms", "detect, fresh (ms)", "{:.2f}"),
         ("detect_tracked_ms", "detect, tracked, old (ms)", "{:.2f}"),
         ("detect_region_ms", "detect, tracked, region (ms)", "{:.2f}"),
+        ("classify_old_ms", "crop + classify, old (ms)", "{:.2f}"),
         ("classify_ms", "crop + classify (ms)", "{:.2f}"),
+        ("mirrored_pct", "mirror pass, % faces", "{:.0f}"),
         ("total_old_ms", "total, fresh, old (ms)", "{:.2f}"),
         ("total_ms", "total, fresh, new (ms)", "{:.2f}"),
         ("total_tracked_old_ms", "total, tracked, old (ms)", "{:.2f}"),

@@ -25,7 +25,7 @@ database named by DATABASE_URL, where the script creates its calls).
 
 Soak: every ``--sample-seconds`` the RSS of daphne and of the workers (process trees, /proc), the
 database connections (pg_stat_activity), the queue depth (Redis LLEN) and the p95 latency of the
-scores of the last minute. Breaking point: 1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64 calls at ``--fps``
+scores of the last minute. Breaking point: 1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64 … 256 calls at ``--fps``
 until p95 > 250 ms or drops > 1 %; it reports which limit broke first and the drop reasons.
 """
 
@@ -401,7 +401,7 @@ def main_modes(args, env: dict[str, str]) -> None:
             out["samples"] = samples
         else:
             steps = []
-            for n in (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128):
+            for n in (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256):
                 row = run_step(n, args.fps, args.step_seconds, stack, frames)
                 row["queue_depth_after"] = sample_resources(
                     stack.server.process.pid, stack.worker.process.pid, env["CELERY_QUEUE"], Stats(), 0

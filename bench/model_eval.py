@@ -44,6 +44,7 @@ from engine.frames import decode_jpeg  # noqa: E402
 from engine.inference import DEFAULT_CLASSIFIER_PATH, Engine, grey_to_input  # noqa: E402
 from engine.labels import EXPRESSIONS, NEGATIVE_INDEX, canonical, valence_of  # noqa: E402
 from engine.metrics import evaluate  # noqa: E402
+from engine.mirror import MIRROR_MARGIN  # noqa: E402
 from training.data import load_muxfe, load_split, majority_labels, muxfe_dev_mask, soft_labels  # noqa: E402
 
 CLIP_FPS = 10  # between the live rates (2-6 fps) and the clips' 30: a 2 s clip gives about 20 frames
@@ -164,9 +165,12 @@ def synthetic_sequences(images: np.ndarray, labels: np.ndarray, seed: int = 5, r
 class Scorer:
     """Raw softmax of one model on every dev set, computed once; rules are applied on top."""
 
-    def __init__(self, path: Path, sets: dict, clips: list[Clip]) -> None:
+    def __init__(self, path: Path, sets: dict, clips: list[Clip], engine: Engine | None = None) -> None:
+        """``engine``: the one whose classifier is scored; default: the graph's own output for every face
+        (each face mirrored, argmax), which rules are then applied to."""
         self.path = path
-        engine = Engine(classifier_path=path, decision_rule=DecisionRule())
+        engine = engine or Engine(classifier_path=path, decision_rule=DecisionRule(), mirror_margin=None)
+        self.engine = engine
         self.raw = {name: engine.classify_raw(grey_to_input(images)) for name, (images, _) in sets.items()}
         self.labels = {name: labels for name, (_, labels) in sets.items()}
         self.clips = clips
@@ -214,6 +218,37 @@ class Scorer:
         }
         out["objective"] = sum(w * out[name]["f1_negative"] for name, w in WEIGHTS.items())
         return out
+
+
+def mirror_check(
+    path: Path, sets: dict, clips: list[Clip], full: Scorer, rule: DecisionRule, margin: float = MIRROR_MARGIN
+) -> dict:
+    """The shipped rule on the classifier as the engine runs it (the mirror pass only on faces undecided by
+    ``margin``, engine.mirror) against the same rule on the full graph: F1 per set, how often a label differs."""
+    engine = Engine(classifier_path=path, decision_rule=rule, mirror_margin=margin)
+    adaptive = Scorer(path, sets, clips, engine=engine)
+    result = adaptive.score(rule)
+    same = diff = faces = 0
+    for name in full.raw:
+        a, b = rule.apply(adaptive.raw[name]), rule.apply(full.raw[name])
+        same += int((a.argmax(axis=1) == b.argmax(axis=1)).sum())
+        faces += len(a)
+        diff = max(diff, float(np.abs(a - b).max()) if len(a) else 0.0)
+    for a_raw, b_raw in zip(adaptive.clip_raw, full.clip_raw, strict=True):
+        a, b = rule.apply(a_raw), rule.apply(b_raw)
+        same += int((a.argmax(axis=1) == b.argmax(axis=1)).sum())
+        faces += len(a)
+        diff = max(diff, float(np.abs(a - b).max()) if len(a) else 0.0)
+    classifier = engine.classifier
+    result["mirror"] = {
+        "adaptive": classifier.adaptive,
+        "margin": classifier.margin,
+        "faces": faces,
+        "mirrored_pct": 100.0 * classifier.faces_mirrored / max(classifier.faces_seen, 1),
+        "same_label_pct": 100.0 * same / max(faces, 1),
+        "max_prob_diff": diff,
+    }
+    return result
 
 
 def search(scorer: Scorer, prior: np.ndarray, base: dict) -> tuple[DecisionRule, list[dict]]:
@@ -271,6 +306,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--smoothing", action="store_true", help="frame-level F1 with causal windows 1, 3, 5")
     parser.add_argument("--write-rule", action="store_true", help="write the chosen rule into the LAST model's JSON")
     parser.add_argument("--confusion", action="store_true", help="print the confusion matrices")
+    parser.add_argument(
+        "--mirror-margin", type=float, action="append", help="also check this mirror margin (repeatable)"
+    )
     parser.add_argument("--json", help="write the whole result to this file")
     args = parser.parse_args(argv)
     models = [Path(m) for m in (args.model or [str(DEFAULT_CLASSIFIER_PATH)])]
@@ -294,6 +332,11 @@ def main(argv: list[str] | None = None) -> dict:
         if not shipped.is_identity:
             model_report["shipped_rule"] = scorer.score(shipped) | {"rule": shipped.as_dict()}
             entries.append((f"{path.parent.name}/{path.name} · {shipped.name}", model_report["shipped_rule"]))
+            model_report["as_run"] = mirror_check(path, sets, clips, scorer, shipped)
+            entries.append((f"{path.parent.name}/{path.name} · as the engine runs it", model_report["as_run"]))
+            model_report["mirror_margins"] = {
+                str(m): mirror_check(path, sets, clips, scorer, shipped, m) for m in args.mirror_margin or ()
+            }
         if args.search:
             chosen, rows = search(scorer, prior, baseline)
             model_report["search"] = [
@@ -335,6 +378,21 @@ def main(argv: list[str] | None = None) -> dict:
                 f"  {r['rule']['name']:<45} {'ok ' if r['allowed'] else 'out'} {r['objective']:.4f} "
                 f"fer {r['ferplus_valid']:.3f} mux {r['muxfe_dev']:.3f} crema {r['cremad_frames']:.3f} "
                 f"clips {r['neg_clips']}/4 fer neutral->neg {r['fer_neutral_read_negative']:.3f}"
+            )
+    for path, model_report in report["models"].items():
+        if "as_run" in model_report:
+            check = model_report["as_run"]["mirror"]
+            print(
+                f"\nas the engine runs it ({path}): mirror pass on {check['mirrored_pct']:.1f} % of faces "
+                f"(margin {check['margin']}); label as the full graph's on {check['same_label_pct']:.2f} % "
+                f"({check['faces']} faces), probabilities within {check['max_prob_diff']:.3f}"
+            )
+        for margin, result in model_report.get("mirror_margins", {}).items():
+            check = result["mirror"]
+            print(
+                f"  margin {margin}: mirror pass on {check['mirrored_pct']:.1f} %, same label "
+                f"{check['same_label_pct']:.2f} %, F1(neg) fer {result['ferplus_valid']['f1_negative']:.3f} "
+                f"mux {result['muxfe_dev']['f1_negative']:.3f} crema {result['cremad_frames']['f1_negative']:.3f}"
             )
     if args.smoothing:
         for path, model_report in report["models"].items():

@@ -47,6 +47,17 @@ def get_engine() -> Engine:
     return _engine
 
 
+def load_engine_sessions() -> None:
+    """Load this process's ONNX sessions now (a worker process starting), so that its first frame does not
+    wait for them: the classifier's load derives and checks its one-pass graph (engine.mirror)."""
+    engine = get_engine()
+    try:
+        engine.detector  # noqa: B018 - the property loads the session
+        engine.classifier  # noqa: B018
+    except Exception as exc:  # noqa: BLE001 - a worker without its models still starts; each frame then fails
+        log.error("engine models not loaded: %s: %s", type(exc).__name__, exc)
+
+
 class CallStates:
     """Why frames of each call cannot be stored now (None: they can), cached for MIMIC_CALL_STATE_CACHE_MS.
 

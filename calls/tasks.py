@@ -11,13 +11,20 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.signals import worker_process_init
 from django.conf import settings
 
 from calls.lifecycle import end_call
 from calls.models import Call
-from calls.scoring import QueuedFrame, analyze_batch
+from calls.scoring import QueuedFrame, analyze_batch, load_engine_sessions
 
 log = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def _load_engine_sessions(**kwargs) -> None:
+    load_engine_sessions()
+
 
 FRAME_TASK_OPTIONS = {
     "ignore_result": True,

@@ -49,15 +49,17 @@ class Face:
         return Face(tuple(v * factor for v in self.box), self.score, self.landmarks * factor)
 
 
-def single_thread_session(path: str | Path) -> ort.InferenceSession:
-    """An ONNX Runtime CPU session that uses exactly one core (workers scale by processes)."""
+def single_thread_session(model: str | Path | bytes) -> ort.InferenceSession:
+    """An ONNX Runtime CPU session that uses exactly one core (workers scale by processes); ``model`` is a
+    path or a serialised graph."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.enable_cpu_mem_arena = True
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 @lru_cache(maxsize=16)

@@ -2,7 +2,8 @@
 
 decode (engine.frames) -> detect faces (engine.detector) -> pick the
 client's face (tracking the previous box) -> crop it like FER2013 (square,
-grey, 48x48, [0, 1]) -> classify (ONNX, 8 probabilities in EXPRESSIONS order).
+grey, 48x48, [0, 1]) -> classify (ONNX, 8 probabilities in EXPRESSIONS order; the mirror pass only where
+the first pass is undecided, engine.mirror).
 
 Both ONNX sessions are single-threaded and created lazily on first use; workers
 scale by processes. The engine keeps no frame: it writes nothing to disk, logs no
@@ -34,6 +35,7 @@ from engine.labels import (
     TURNED,
     valence_of,
 )
+from engine.mirror import MIRROR_MARGIN, MirroredClassifier
 from engine.tracking import TRACK_IOU, Tracks, select_face
 
 __all__ = ["BadFrame", "Engine", "FrameResult", "crop_face", "select_face", "DEFAULT_CLASSIFIER_PATH"]
@@ -173,15 +175,19 @@ class Engine:
         max_streams: int = 2000,
         decision_rule: DecisionRule | None = None,
         track_region: bool = True,
+        mirror_margin: float | None = MIRROR_MARGIN,
     ) -> None:
         """``coarse_fresh=False`` detects frames without a previous box at full size only: the baseline that
         bench/inference.py and bench/pipeline_eval.py measure coarse-to-fine detection against.
         ``max_streams`` bounds the streams whose face is tracked between frames (``analyze``).
         ``decision_rule`` defaults to the rule shipped in the classifier's metrics JSON (engine.decision).
         ``track_region=False`` detects every frame of a stream whole, without the region check near its previous
-        box: the baseline that bench/inference.py and bench/model_eval.py measure the region check against."""
+        box: the baseline that bench/inference.py and bench/model_eval.py measure the region check against.
+        ``mirror_margin``: the classifier's mirror pass runs only on faces whose first pass is less decisive
+        than this (engine.mirror); None mirrors every face, as the shipped graph does on its own."""
         self.coarse_fresh = coarse_fresh
         self.track_region = track_region
+        self.mirror_margin = mirror_margin
         self.max_frame_bytes = max_frame_bytes
         self.detector_path = Path(detector_path or DEFAULT_DETECTOR_PATH)
         self.classifier_path = Path(classifier_path or DEFAULT_CLASSIFIER_PATH)
@@ -189,8 +195,7 @@ class Engine:
         self.tracks = Tracks(max_streams)
         self._lock = threading.Lock()
         self._detector: FaceDetector | None = None
-        self._classifier = None
-        self._classifier_io: tuple[str, str, bool] | None = None
+        self._classifier: MirroredClassifier | None = None
 
     # Lazy sessions: importing the module (e.g. in Django startup) costs nothing.
     @property
@@ -201,21 +206,16 @@ class Engine:
                     self._detector = FaceDetector(self.detector_path)
         return self._detector
 
-    def _classifier_session(self):
+    @property
+    def classifier(self) -> MirroredClassifier:
         if self._classifier is None:
             with self._lock:
                 if self._classifier is None:
                     if not self.classifier_path.exists():
                         raise FileNotFoundError(f"classifier model not found: {self.classifier_path}")
-                    session = single_thread_session(self.classifier_path)
-                    outputs = [o.name for o in session.get_outputs()]
-                    model_input = session.get_inputs()[0]
-                    self._classifier_io = (
-                        model_input.name,
-                        "probs" if "probs" in outputs else outputs[0],
-                        model_input.shape[0] == 1,
+                    self._classifier = MirroredClassifier(
+                        str(self.classifier_path), single_thread_session, self.decision_rule.apply, self.mirror_margin
                     )
-                    self._classifier = session
         return self._classifier
 
     def classify(self, batch: np.ndarray) -> np.ndarray:
@@ -225,13 +225,7 @@ class Engine:
 
     def classify_raw(self, batch: np.ndarray) -> np.ndarray:
         """The network's own softmax, before the decision rule (for choosing a rule)."""
-        session = self._classifier_session()
-        input_name, output_name, fixed_one = self._classifier_io
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
-        if fixed_one and len(batch) != 1:  # a model exported with a fixed batch of 1
-            return np.concatenate([self.classify_raw(batch[i : i + 1]) for i in range(len(batch))])
-        (probs,) = session.run([output_name], {input_name: batch})
-        return probs
+        return self.classifier(batch)
 
     def detect(self, rgb: np.ndarray, prev_box: tuple | None = None) -> list[Face]:
         """Faces in the frame, coarse to fine: a half-size pass first, full size only when it is not conclusive."""

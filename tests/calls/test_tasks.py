@@ -123,3 +123,31 @@ def test_a_poorly_seen_face_is_stored_without_a_reading_and_the_report_states_it
     assert summary["poor_view_pct"] == pytest.approx(40.0)
     assert summary["face_visible_pct"] == pytest.approx(60.0)
     assert sum(summary["valence_pct"].values()) == pytest.approx(100.0, abs=0.1)
+
+
+def test_a_starting_worker_process_loads_its_engine_sessions(settings, classifier_path) -> None:
+    from calls import scoring
+
+    settings.MIMIC_CLASSIFIER_PATH = str(classifier_path)
+    scoring.reset()
+    try:
+        tasks.worker_process_init.send(sender=None)
+        engine = scoring.get_engine()
+        assert engine._detector is not None
+        assert engine._classifier is not None and engine._classifier.adaptive
+    finally:
+        scoring.reset()
+
+
+def test_a_worker_process_without_its_classifier_still_starts_and_says_why(settings, tmp_path, caplog) -> None:
+    from calls import scoring
+
+    settings.MIMIC_CLASSIFIER_PATH = str(tmp_path / "missing.onnx")
+    scoring.reset()
+    try:
+        with caplog.at_level("ERROR", logger="calls.scoring"):
+            tasks.worker_process_init.send(sender=None)
+        assert "engine models not loaded: FileNotFoundError" in caplog.text
+        assert scoring.get_engine()._classifier is None
+    finally:
+        scoring.reset()
