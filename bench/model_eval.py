@@ -228,13 +228,10 @@ def mirror_check(
     engine = Engine(classifier_path=path, decision_rule=rule, mirror_margin=margin)
     adaptive = Scorer(path, sets, clips, engine=engine)
     result = adaptive.score(rule)
+    pairs = [(adaptive.raw[name], full.raw[name]) for name in full.raw]
+    pairs += list(zip(adaptive.clip_raw, full.clip_raw, strict=True))
     same = diff = faces = 0
-    for name in full.raw:
-        a, b = rule.apply(adaptive.raw[name]), rule.apply(full.raw[name])
-        same += int((a.argmax(axis=1) == b.argmax(axis=1)).sum())
-        faces += len(a)
-        diff = max(diff, float(np.abs(a - b).max()) if len(a) else 0.0)
-    for a_raw, b_raw in zip(adaptive.clip_raw, full.clip_raw, strict=True):
+    for a_raw, b_raw in pairs:
         a, b = rule.apply(a_raw), rule.apply(b_raw)
         same += int((a.argmax(axis=1) == b.argmax(axis=1)).sum())
         faces += len(a)

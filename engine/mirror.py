@@ -105,11 +105,11 @@ class MirroredClassifier:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if self.fixed_one and len(batch) != 1:  # a model exported with a fixed batch of 1: counted per face
+            return np.concatenate([self(batch[i : i + 1]) for i in range(len(batch))])
         self.faces_seen += len(batch)
         if self.single is None:
             self.faces_mirrored += len(batch)
-            if self.fixed_one and len(batch) != 1:  # a model exported with a fixed batch of 1
-                return np.concatenate([self(batch[i : i + 1]) for i in range(len(batch))])
             (probs,) = self.full.run([self.output_name], {self.input_name: batch})
             return probs
         (probs,) = self.single.run(None, {self.input_name: batch})
